@@ -4,7 +4,7 @@ Signing is byte-exact with Trustly (checked against messages signed by Trustly's
 everything from Trustly is verified before it is believed. See ``docs/sdk.md``.
 """
 
-from fintrust.trustly import _errors
+from fintrust.trustly import _errors, _methods
 from fintrust.trustly._amount import currency_exponent, format_amount, parse_amount
 from fintrust.trustly._client import (
     DEFAULT_TIMEOUT,
@@ -33,6 +33,7 @@ from fintrust.trustly._keys import (
     trustly_public_key_pem,
     write_key_pair,
 )
+from fintrust.trustly._methods import *  # noqa: F403 - one request and result per method
 from fintrust.trustly._notifications import (
     NOTIFICATION_METHODS,
     VALID_REPLY_STATUSES,
@@ -102,3 +103,4 @@ __all__ = [
     "write_key_pair",
 ]
 __all__ += _errors.__all__
+__all__ += _methods.__all__

@@ -71,7 +71,7 @@ class _ClientConfig:
         self.retries = retries
         self.backoff = backoff
 
-    def prepare(self, request: TrustlyRequest, *, uuid: str | None = None) -> PreparedCall:
+    def prepare(self, request: TrustlyRequest[Any], *, uuid: str | None = None) -> PreparedCall:
         """Sign a typed request. Pass the UUID of an earlier preparation to rebuild it exactly."""
         return self.prepare_raw(request.method, request.to_data(), uuid=uuid)
 
@@ -232,8 +232,9 @@ class TrustlyClient(_ClientConfig):
         """Call any method with raw ``Data`` (without credentials); returns verified ``data``."""
         return self.send(self.prepare_raw(method, data, uuid=uuid))
 
-    def execute(self, request: TrustlyRequest, *, uuid: str | None = None) -> Any:
-        """Call a typed request and return its typed result."""
+    def execute(self, request: TrustlyRequest[_Result], *, uuid: str | None = None) -> _Result:
+        """Call a typed request (``DepositRequest``, ``AccountPayoutRequest``, ...) and return its
+        typed result."""
         return request.parse_result(self.send(self.prepare(request, uuid=uuid)))
 
     def close(self) -> None:
@@ -298,7 +299,9 @@ class AsyncTrustlyClient(_ClientConfig):
     async def call(self, method: str, data: Mapping[str, Any], *, uuid: str | None = None) -> Any:
         return await self.send(self.prepare_raw(method, data, uuid=uuid))
 
-    async def execute(self, request: TrustlyRequest, *, uuid: str | None = None) -> Any:
+    async def execute(
+        self, request: TrustlyRequest[_Result], *, uuid: str | None = None
+    ) -> _Result:
         return request.parse_result(await self.send(self.prepare(request, uuid=uuid)))
 
     async def aclose(self) -> None:

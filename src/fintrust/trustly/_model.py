@@ -9,7 +9,7 @@ Trustly sent, known or not, in ``model_extra``.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
@@ -56,15 +56,18 @@ def check_amount(amount: Decimal | None, currency: str | None) -> None:
         format_amount(amount, currency or "EUR")
 
 
-class TrustlyRequest(BaseModel):
-    """A method's ``Data`` without the credentials, which the client adds."""
+_ResultT = TypeVar("_ResultT")
+
+
+class TrustlyRequest(BaseModel, Generic[_ResultT]):
+    """A method's ``Data`` without the credentials, which the client adds; typed by its result."""
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
 
     method: ClassVar[str]
 
     @classmethod
-    def parse_result(cls, data: Any) -> Any:
+    def parse_result(cls, data: Any) -> _ResultT:
         """Turn the verified response ``data`` into this method's typed result."""
         raise NotImplementedError(f"{cls.__name__} does not define parse_result")
 

@@ -27,6 +27,7 @@ from fintrust.trustly import (
 )
 from tests.conftest import KeyPair
 from tests.unit.trustly.fake_trustly import FakeTrustly
+from tests.unit.trustly.test_methods import JAVA_RESPONSES, REQUEST_CASES, load
 
 PASSWORD = "s3cret-Pa55word"
 
@@ -276,3 +277,46 @@ async def test_async_client_behaves_the_same(fake: FakeTrustly) -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+RESPONSE_FIXTURE = {
+    "Deposit": "deposit",
+    "SelectAccount": "selectaccount",
+    "Withdraw": "withdraw",
+    "AccountPayout": "accountpayout",
+    "RegisterAccount": "registeraccount",
+    "Refund": "refund",
+    "ApproveWithdrawal": "approvewithdrawal",
+    "DenyWithdrawal": "denywithdrawal",
+    "GetWithdrawals": "getwithdrawals",
+    "Balance": "balance",
+    "AccountLedger": "accountledger",
+    "ViewAutomaticSettlementDetailsCSV": "settlementreport",
+    "Charge": "charge",
+    "CancelCharge": "cancelcharge_ok",
+}
+
+
+def test_every_typed_method_has_a_response_fixture() -> None:
+    from fintrust.trustly import REQUEST_TYPE_BY_METHOD
+
+    assert set(RESPONSE_FIXTURE) == set(REQUEST_TYPE_BY_METHOD)
+
+
+@pytest.mark.parametrize("case", sorted(REQUEST_CASES))
+def test_every_method_sends_its_shape_and_returns_its_typed_result(
+    fake: FakeTrustly, case: str
+) -> None:
+    request = REQUEST_CASES[case][0]()
+    answer = load(JAVA_RESPONSES / f"{RESPONSE_FIXTURE[request.method]}.json")["result"]["data"]
+    fake.replies = [fake.ok(answer)]
+    result = _client(fake).execute(request)
+    sent = fake.last_request
+    assert sent["method"] == request.method
+    assert sent["params"]["Data"] == {
+        "Username": "merchant",
+        "Password": PASSWORD,
+        **request.to_data(),
+    }
+    assert result == request.parse_result(answer)
+    assert type(result) is type(request.parse_result(answer))
