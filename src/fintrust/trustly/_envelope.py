@@ -38,19 +38,27 @@ MessageKind = Literal["request", "result", "error", "notification"]
 UUID_PATTERN = re.compile(r"\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
-def encode_json(message: Any) -> bytes:
-    """Compact UTF-8 JSON. Deterministic for a given message, so a re-built request is identical."""
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# Built once: json.dumps/json.loads with options build a new coder on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_refuse_constant)
+
+
+def encode_json(message: Any) -> bytes:
+    """Compact UTF-8 JSON. Deterministic for a given message, so a re-built request is identical."""
+    return _ENCODER.encode(message).encode("utf-8")
+
+
 def decode_json(body: bytes | str) -> Any:
-    """Parse a message as received. Numbers with a fraction stay :class:`Decimal` with their
-    exact text, so the signature is checked over what Trustly sent."""
-    return json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
+    """Parse a message as received (Trustly's messages are UTF-8). Numbers with a fraction stay
+    :class:`Decimal` with their exact text, so the signature is checked over what was sent.
+
+    Raises ``ValueError`` (``UnicodeDecodeError`` and ``JSONDecodeError`` are both) on bad input.
+    """
+    return _DECODER.decode(body.decode("utf-8") if isinstance(body, bytes) else body)
 
 
 @dataclass(frozen=True, slots=True)

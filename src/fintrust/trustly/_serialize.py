@@ -27,7 +27,7 @@ def serialize(data: Any) -> str:
     parts: list[str] = []
     try:
         _walk(data, parts)
-    except _UnserializableError:
+    except (_UnserializableError, TypeError):  # TypeError: sorting keys of mixed types
         raise SerializationError(_describe_problem(data, "data")) from None
     return "".join(parts)
 
@@ -37,7 +37,25 @@ class _UnserializableError(Exception):
 
 
 def _walk(value: Any, parts: list[str]) -> None:
-    # str first: it is by far the most common leaf, and a str is also a Sequence.
+    # Parsed JSON is plain dict/list/str: exact type checks first are much cheaper than the
+    # abstract Mapping/Sequence checks, which stay as the fallback for other containers.
+    kind = type(value)
+    if kind is str:
+        parts.append(value)
+    elif kind is dict:
+        for key in sorted(value):
+            if type(key) is not str:
+                raise _UnserializableError
+            parts.append(key)
+            _walk(value[key], parts)
+    elif kind is list:
+        for item in value:
+            _walk(item, parts)
+    else:
+        _walk_other(value, parts)
+
+
+def _walk_other(value: Any, parts: list[str]) -> None:
     if isinstance(value, str):
         parts.append(value)
     elif isinstance(value, Mapping):
