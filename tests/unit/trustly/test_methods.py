@@ -58,8 +58,8 @@ from fintrust.trustly._methods import (
 )
 from fintrust.trustly._model import TrustlyAttributes, TrustlyRequest
 from fintrust.trustly._signing import Verifier
+from tests.conftest import VECTORS
 
-VECTORS = Path(__file__).resolve().parents[2] / "vectors"
 MESSAGES = VECTORS / "messages"
 JAVA_REQUESTS = MESSAGES / "java-client" / "requests"
 JAVA_RESPONSES = MESSAGES / "java-client" / "responses"

@@ -23,8 +23,8 @@ from fintrust.trustly import (
     load_public_key,
     plaintext,
 )
+from tests.conftest import VECTORS
 
-VECTORS = Path(__file__).parents[1] / "vectors"
 TRUSTLY_SIGNED = VECTORS / "messages" / "trustly-test-signed"
 GENUINE = sorted(p for p in TRUSTLY_SIGNED.glob("*.json") if "TAMPERED" not in p.name)
 TAMPERED = sorted(TRUSTLY_SIGNED.glob("*_TAMPERED.json"))
@@ -88,7 +88,7 @@ def test_without_command_is_a_usage_error() -> None:
 
 def test_subcommands_can_be_registered_lazily() -> None:
     group = FintrustGroup(name="demo")
-    group.add_lazy_command("crypto-keys", "fintrust.cli:keys")
+    group.add_lazy_command("crypto-keys", "fintrust.cli.keys:keys")
     assert "crypto-keys" in group.list_commands(click.Context(group))
     result = CliRunner().invoke(group, ["crypto-keys", "generate", "--help"])
     assert result.exit_code == 0, result.output

@@ -1,23 +1,7 @@
-"""The ``fintrust`` command line.
-
-``main`` is the root click group. Other modules add their own subcommand groups to it, either
-eagerly with ``main.add_command(group)`` or lazily (imported only when that subcommand runs, so
-``fintrust keys generate`` never imports a web server or a database driver) with
-``main.add_lazy_command("serve", "fintrust.server.cli:serve")``.
-
-This module holds the commands that only need the wire protocol:
-
-* ``fintrust keys generate`` - a new merchant RSA key pair.
-* ``fintrust signature verify`` - check the signature of any Trustly message.
-* ``fintrust signature sign`` - sign a message with the merchant private key.
-
-Exit codes: 0 success, 1 failure (signature does not verify, unreadable input, bad key),
-2 usage error (click's default).
-"""
+"""``fintrust signature``: sign and verify any Trustly message, like Trustly's signature tester."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -32,7 +16,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from fintrust import __version__
 from fintrust.trustly import (
     Environment,
     SignedPart,
@@ -41,135 +24,17 @@ from fintrust.trustly import (
     decode_json,
     serialize,
     signed_part,
-    write_key_pair,
 )
 
-__all__ = ["FintrustGroup", "main"]
+__all__ = ["signature"]
 
 _MASK = "***"
 _STDIN = "-"
 
-
-class FintrustGroup(click.Group):
-    """A click group whose subcommands may also be registered by import path and loaded lazily."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.lazy_commands: dict[str, str] = {}
-
-    def add_lazy_command(self, name: str, import_path: str) -> None:
-        """Register ``name`` as the click command at ``"package.module:attribute"``."""
-        module, sep, attribute = import_path.partition(":")
-        if not sep or not module or not attribute:
-            raise ValueError(f"expected 'package.module:attribute', got {import_path!r}")
-        self.lazy_commands[name] = import_path
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy_commands})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
-            module, _, attribute = self.lazy_commands[cmd_name].partition(":")
-            command = getattr(importlib.import_module(module), attribute)
-            if not isinstance(command, click.Command):
-                raise TypeError(f"{self.lazy_commands[cmd_name]} is not a click command")
-            self.add_command(command, cmd_name)
-        return super().get_command(ctx, cmd_name)
-
-
-@click.group(
-    cls=FintrustGroup,
-    name="fintrust",
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog="Run 'fintrust COMMAND --help' for the options of a command.",
-)
-@click.version_option(__version__, "-V", "--version", prog_name="fintrust")
-def main() -> None:
-    """Move money through Trustly: tools for merchants integrating Trustly's EMEA API.
-
-    \b
-    Examples:
-      fintrust keys generate
-      fintrust signature verify response.json --environment test
-      fintrust signature sign request.json --private-key merchant_private.pem \\
-        | fintrust signature verify --public-key merchant_public.pem
-    """
-
-
-# --------------------------------------------------------------------------------------- keys
-
-
-@main.group(short_help="Create the merchant RSA key pair.")
-def keys() -> None:
-    """Create the merchant RSA key pair that signs your requests to Trustly."""
-
-
-@keys.command("generate")
-@click.option(
-    "--private-key",
-    "private_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("merchant_private.pem"),
-    show_default=True,
-    help="Where to write the private key (PKCS#8 PEM, file mode 0600).",
-)
-@click.option(
-    "--public-key",
-    "public_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("merchant_public.pem"),
-    show_default=True,
-    help="Where to write the public key (PEM) that you send to Trustly.",
-)
-@click.option(
-    "--bits",
-    type=click.IntRange(2048, 8192),
-    default=2048,
-    show_default=True,
-    help="RSA key size. Trustly's documentation uses 2048.",
-)
-@click.option("--force", is_flag=True, help="Replace existing key files (the old keys are lost).")
-def keys_generate(private_path: Path, public_path: Path, bits: int, force: bool) -> None:
-    """Write a new RSA key pair and print the public key (PEM) on stdout.
-
-    The private key is never printed. Send the public key to Trustly; keep the private key
-    secret. Use a separate key pair for the test and the live environment.
-    """
-    if private_path.absolute() == public_path.absolute():
-        raise click.BadParameter(
-            "the private and the public key need two different files", param_hint="--public-key"
-        )
-    existing = [path for path in (private_path, public_path) if path.exists() or path.is_symlink()]
-    if existing and not force:
-        names = " and ".join(str(path) for path in existing)
-        verb = "exists" if len(existing) == 1 else "exist"
-        raise click.ClickException(
-            f"{names} already {verb}; refusing to overwrite a key. Choose other paths with "
-            "--private-key/--public-key, or pass --force to replace them (the old private key "
-            "is lost, and Trustly must be sent the new public key)."
-        )
-    try:
-        for path in existing:
-            path.unlink()
-        public_pem = write_key_pair(private_path, public_path, bits)
-    except OSError as exc:
-        raise click.ClickException(
-            f"cannot write the key pair: {exc.strerror or exc} ({exc.filename or private_path}). "
-            "Check that the directory exists and is writable."
-        ) from None
-    click.echo(public_pem.decode("ascii"), nl=False)
-    say = _stderr_echo
-    say(f"Wrote the private key to {private_path} (mode 0600) and the public key to {public_path}.")
-    say("Next steps:")
-    say(f"  1. Send this public key ({public_path}) to Trustly's integration team.")
-    say(f"  2. Keep the private key ({private_path}) secret: never commit, e-mail or share it.")
-    say("  3. Generate a new, separate key pair for the live environment.")
-
-
 # --------------------------------------------------------------------------------- signature
 
 
-@main.group(short_help="Sign and verify Trustly messages.")
+@click.group(short_help="Sign and verify Trustly messages.")
 def signature() -> None:
     """Sign and verify Trustly messages (method + uuid + serialize(data), RSA SHA-1).
 
