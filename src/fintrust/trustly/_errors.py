@@ -424,13 +424,14 @@ _BY_NAME = {cls.error_name: cls for cls in API_ERRORS if cls.error_name is not N
 
 
 def api_error_class(code: int | None, message: str | None) -> type[TrustlyAPIError]:
-    """The class for an error Trustly answered, by code first and then by name.
+    """The class for an error Trustly answered, by name first (the more specific: some errors
+    have no documented number and travel with a catch-all code), then by code.
 
     An undocumented error is an :class:`UnknownOutcomeError`: without knowing what it means,
     the only safe assumption is that the call might have taken effect.
     """
-    if code is not None and code in _BY_CODE:
-        return _BY_CODE[code]
     if message is not None and message in _BY_NAME:
         return _BY_NAME[message]
+    if code is not None and code in _BY_CODE:
+        return _BY_CODE[code]
     return UnknownOutcomeError

@@ -14,6 +14,7 @@ from fintrust.trustly import (
     ErrorCategory,
     InvalidCredentialsError,
     MalformedResponseError,
+    NotFoundError,
     RejectedError,
     ResponseMismatchError,
     ResponseSignatureError,
@@ -169,6 +170,14 @@ def test_categories_say_what_to_do(fake: FakeTrustly) -> None:
     for code, category in expected.items():
         assert by_code[code].category is category
     assert issubclass(UnknownError, UnknownOutcomeError)
+
+
+def test_a_known_name_wins_over_a_catch_all_code(fake: FakeTrustly) -> None:
+    fake.replies = [fake.error(620, "ERROR_NOT_FOUND")]
+    with pytest.raises(NotFoundError) as raised:
+        _client(fake).call("ApproveWithdrawal", {"OrderID": "1"})
+    assert raised.value.code == 620
+    assert raised.value.is_request_error
 
 
 def test_an_undocumented_code_is_an_unknown_outcome(fake: FakeTrustly) -> None:
