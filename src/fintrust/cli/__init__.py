@@ -66,3 +66,4 @@ def main() -> None:
 
 main.add_lazy_command("keys", "fintrust.cli.keys:keys")
 main.add_lazy_command("signature", "fintrust.cli.signature:signature")
+main.add_lazy_command("emulator", "trustly_emulator.cli:emulator")
