@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test lint typecheck imports unit bench clean
+.PHONY: setup demo test lint typecheck imports unit chromium bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "fintrust needs Python 3.11 or newer; run: make PYTHON=/path/to/python3.11 ...")'
@@ -30,7 +30,15 @@ typecheck: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports
 
-unit: $(STAMP)
+# Browser tests drive Debian's chromium; install it when we can (root with apt), else they
+# are skipped outside CI with a note saying how to install it.
+chromium:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		{ apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		  { apt-get update -qq && apt-get install -y -qq chromium; }; }; } || \
+		echo "note: /usr/bin/chromium is missing; browser tests will be skipped (apt-get install chromium)"
+
+unit: $(STAMP) chromium
 	$(BIN)/pytest
 
 test: lint typecheck imports unit

@@ -20,7 +20,7 @@ from trustly_emulator._banks import BANKS, Bank, accounts_for
 from trustly_emulator._clock import Clock, SystemClock, trustly_timestamp
 from trustly_emulator._config import EmulatorConfig, EmulatorKeys, MerchantConfig
 from trustly_emulator._delivery import Dispatcher
-from trustly_emulator._events import book, notification_data
+from trustly_emulator._events import notification_data
 from trustly_emulator._faults import FaultRules
 from trustly_emulator._jsonrpc import handle_request
 from trustly_emulator._methods import HANDLERS
@@ -299,7 +299,8 @@ class Emulator:
 
     def add_order(self, order: Order) -> None:
         self.store.orders[order.order_id] = order
-        self.store.message_ids[(order.merchant, order.message_id)] = order.order_id
+        # A Refund carries its deposit's MessageID; the deposit keeps the entry.
+        self.store.message_ids.setdefault((order.merchant, order.message_id), order.order_id)
         if order.method in _CHECKOUT_METHODS:
             self.touch(order)
 
@@ -331,76 +332,6 @@ class Emulator:
         while (due := self.abandonment_due()) is not None and due <= self.clock.now():
             order = self.store.orders[heapq.heappop(self._checkouts)[1]]
             self.cancel_order(order, "abandoned: no activity in the checkout")
-
-    def start_payout(self, order: Order) -> None:
-        assert order.amount is not None
-        assert order.currency is not None
-        if self.store.balance(order.merchant, order.currency) < order.amount:
-            # No credit at Trustly: the payout is accepted, then fails and is credited back.
-            order.scenario = "payout-failed"
-            order.transfer_state = "FAILED"
-            self.plan(
-                order,
-                [
-                    Step(event="payoutfailed", after=30, error="insufficient_funds"),
-                    Step(event="credit"),
-                ],
-            )
-            return
-        order.paid_out = True
-        order.transfer_state = "EXECUTING"
-        book(self.store, order, -order.amount, order.method, self.clock.now())
-        selected = self.payout_scenario(order)
-        order.scenario = selected.id
-        self.plan(order, selected.steps)
-
-    def payout_scenario(self, order: Order) -> Scenario:
-        """The default payout scenario, unless a rule picked another for this merchant/user."""
-        for rule in self.payout_rules:
-            if rule.get("merchant") in (None, order.merchant) and rule.get("enduserid") in (
-                None, order.end_user_id,
-            ):  # fmt: skip
-                return scenario(str(rule["scenario"]))
-        return default_scenario("AccountPayout")
-
-    def start_refund(self, deposit: Order, amount: Decimal) -> Order:
-        refund = Order(
-            order_id=self.store.new_id(),
-            merchant=deposit.merchant,
-            method="Refund",
-            message_id=deposit.message_id,
-            end_user_id=deposit.end_user_id,
-            notification_url=deposit.notification_url,
-            currency=deposit.currency,
-            amount=amount,
-            attributes={},
-            created_at=self.clock.now(),
-            session_id="",
-            account_id=deposit.account_id,
-            parent_order_id=deposit.order_id,
-            paid_out=True,
-            transfer_state="EXECUTING",
-        )
-        self.add_order(refund)
-        deposit.refunded += amount
-        book(self.store, refund, -amount, "Refund", self.clock.now())
-        self.plan(refund, default_scenario("Refund").steps)
-        return refund
-
-    def decide_withdrawal(self, order: Order, *, approve: bool) -> bool:
-        if order.state != "awaiting approval":
-            return False
-        assert order.amount is not None
-        if approve:
-            order.paid_out = True
-            order.transfer_state = "EXECUTED"
-            book(self.store, order, -order.amount, "Withdraw", self.clock.now())
-            order.state = "approved"
-            self.plan(order, [Step(event="payoutconfirmation", after=60)])
-        else:
-            order.state = "denied"
-            self.plan(order, [Step(event="cancel"), Step(event="credit")])
-        return True
 
     def custom_notification(
         self,

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
+from trustly_emulator import _payouts as payouts
 from trustly_emulator._banks import clearing_house_bank, validate_account_number
 from trustly_emulator._clock import trustly_timestamp
 from trustly_emulator._state import Order
@@ -99,7 +100,7 @@ def account_payout(emulator: Emulator, merchant: str, data: Mapping[str, Any]) -
         emulator, merchant, "AccountPayout", params,
         amount=amount, currency=currency, account_id=account_id,
     )  # fmt: skip
-    emulator.start_payout(order)
+    payouts.start_payout(emulator, order)
     return {"orderid": order.order_id, "result": "1"}
 
 
@@ -154,7 +155,7 @@ def refund(emulator: Emulator, merchant: str, data: Mapping[str, Any]) -> dict[s
         raise RpcError(622, "ERROR_INVALID_CURRENCY_CODE", "not the deposit's currency")
     if deposit_order.refunded + amount > deposit_order.credited:
         raise RpcError(615, "ERROR_INVALID_AMOUNT", "more than the settled deposit left to refund")
-    emulator.start_refund(deposit_order, amount)
+    payouts.start_refund(emulator, deposit_order, amount)
     return {"orderid": deposit_order.order_id, "result": "1"}
 
 
@@ -173,13 +174,13 @@ def approve_withdrawal(
     emulator: Emulator, merchant: str, data: Mapping[str, Any]
 ) -> dict[str, str]:
     order = _withdraw_order(emulator, merchant, data)
-    accepted = emulator.decide_withdrawal(order, approve=True)
+    accepted = payouts.decide_withdrawal(emulator, order, approve=True)
     return {"orderid": order.order_id, "result": "1" if accepted else "0"}
 
 
 def deny_withdrawal(emulator: Emulator, merchant: str, data: Mapping[str, Any]) -> dict[str, str]:
     order = _withdraw_order(emulator, merchant, data)
-    accepted = emulator.decide_withdrawal(order, approve=False)
+    accepted = payouts.decide_withdrawal(emulator, order, approve=False)
     return {"orderid": order.order_id, "result": "1" if accepted else "0"}
 
 

@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -48,8 +47,6 @@ PASSWORD = "browsershop-password"
 PERSONNUMMER = "19900101-1234"
 WAIT = 10.0  # seconds: the longest any one expectation may take
 SHOT = "/tmp/checkout-{}.png"  # noqa: S108 - screenshots for people to look at
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 
 
 # ------------------------------------------------------------------------------ servers

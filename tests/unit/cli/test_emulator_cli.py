@@ -489,7 +489,10 @@ def test_serve_needs_the_password_variables(
     monkeypatch.delenv(PASSWORD_ENV, raising=False)
     result = run(["serve", "--data-dir", str(data_dir)])
     assert result.exit_code == 1
-    assert f"acme (${PASSWORD_ENV})" in result.stderr
+    assert (
+        f"merchant 'acme': set the environment variable {PASSWORD_ENV} to its API password"
+        in result.stderr
+    )
     assert not served
 
 
