@@ -9,11 +9,9 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import jinja2
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
@@ -29,18 +27,11 @@ from trustly_emulator._checkout_views import (
     parse_decimal,
 )
 from trustly_emulator._state import BankAccount, Order
+from trustly_emulator._templates import template_environment
 
 __all__ = ["Pages"]
 
-_TEMPLATES = Jinja2Templates(
-    env=jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-)
+_TEMPLATES = Jinja2Templates(env=template_environment())
 _DEFAULT_COUNTRY = "SE"  # as the emulator's headless checkout: a country without banks gets SE's
 _LOGO_COLOURS = ("#c2410c", "#1d4ed8", "#0f766e", "#6d28d9", "#be185d", "#334155")
 

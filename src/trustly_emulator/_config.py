@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 
 from fintrust.trustly import Signer, generate_key_pair, load_public_key
 
-__all__ = ["EmulatorConfig", "EmulatorKeys", "MerchantConfig"]
+__all__ = ["EmulatorConfig", "EmulatorKeys", "MerchantConfig", "key_fingerprint"]
 
 PRIVATE_KEY_FILE = "emulator_private.pem"
 PUBLIC_KEY_FILE = "emulator_public.pem"
@@ -114,11 +115,13 @@ class EmulatorKeys:
                 f"no emulator key pair in {data_dir}: start the emulator once "
                 "(`fintrust emulator serve`) or run `fintrust emulator print-config` to create it"
             )
-        signer = Signer.from_file(private_path)
-        public_pem = signer.public_key.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        return cls(signer, public_pem.decode("ascii"))
+        return cls.from_private_key_file(private_path)
+
+    @classmethod
+    def from_private_key_file(cls, path: Path) -> EmulatorKeys:
+        """The pair of the private key (PEM) in ``path``, its public half derived from it."""
+        signer = Signer.from_file(path)
+        return cls(signer, _public_pem(signer))
 
     @classmethod
     def load_or_create(cls, data_dir: Path) -> EmulatorKeys:
@@ -133,9 +136,20 @@ class EmulatorKeys:
             public_path.write_bytes(public_pem)
         signer = Signer.from_file(private_path)
         if not public_path.exists():
-            public_path.write_bytes(
-                signer.public_key.public_bytes(
-                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-                )
-            )
+            public_path.write_text(_public_pem(signer), encoding="ascii")
         return cls(signer, public_path.read_text(encoding="ascii"))
+
+
+def key_fingerprint(public_pem: str | bytes) -> str:
+    """``sha256:`` and the hex SHA-256 of the key's DER SubjectPublicKeyInfo, the same as
+    ``openssl pkey -pubin -outform DER | sha256sum``."""
+    der = load_public_key(public_pem).public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def _public_pem(signer: Signer) -> str:
+    return signer.public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode("ascii")

@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import jinja2
-from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from fintrust.trustly import load_public_key
 from trustly_emulator._clock import ManualClock
+from trustly_emulator._config import key_fingerprint
 from trustly_emulator._emulator import Emulator
 from trustly_emulator._scenarios import Scenario, catalogue, for_kind
 from trustly_emulator._state import DeliveryAttempt, NotificationRecord, Order
+from trustly_emulator._templates import template_environment
 
 __all__ = ["router"]
 
@@ -34,7 +32,6 @@ router = APIRouter(prefix="/_emulator", include_in_schema=False)
 RECENT_ORDERS = 100
 RECENT_ERRORS = 50
 COMPLETABLE = ("created", "checkout")
-_TEMPLATES = Path(__file__).parent / "templates"
 
 _ORDER_TONES = {
     "created": "neutral",
@@ -109,13 +106,7 @@ def _money(amount: Decimal | str | None, currency: str | None = None) -> str:
 
 
 def _environment() -> jinja2.Environment:
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_TEMPLATES),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    environment = template_environment()
     environment.filters.update(
         when=_when,
         pretty=_pretty,
@@ -129,13 +120,6 @@ def _environment() -> jinja2.Environment:
 
 
 _jinja = _environment()
-
-
-def _fingerprint(public_pem: str) -> str:
-    der = load_public_key(public_pem).public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return "sha256:" + hashlib.sha256(der).hexdigest()
 
 
 def _emulator(request: Request) -> Emulator:
@@ -208,7 +192,7 @@ def index(request: Request, refresh: int | None = Query(default=None, ge=0)) -> 
     return _render(
         "inspector_index.html",
         **_common(emulator, request, _refresh(refresh), "Trustly emulator"),
-        fingerprint=_fingerprint(emulator.keys.public_pem),
+        fingerprint=key_fingerprint(emulator.keys.public_pem),
         merchants=merchants,
         orders=[
             {"order": o, "counts": dict(counts.get(o.order_id, collections.Counter()))}

@@ -1,5 +1,6 @@
 """``fintrust emulator``: serve the Trustly emulator, set up its merchants, print what a merchant
-needs to point at it, list its scenarios and fire one at a NotificationURL.
+needs to point at it, list its scenarios, fire one at a NotificationURL and run the acceptance
+runner against a merchant.
 
 Registered lazily on the root ``fintrust`` group, so nothing here is imported unless it runs.
 One module per command family; this one holds the group and the two seams tests replace:
@@ -14,14 +15,13 @@ from typing import Any
 import click
 import httpx
 
-from trustly_emulator.cli._common import fingerprint
 from trustly_emulator.cli._config_commands import print_config, scenarios
 from trustly_emulator.cli._group import EmulatorGroup
 from trustly_emulator.cli._merchants import merchant
 from trustly_emulator.cli._serve import serve
 from trustly_emulator.cli._trigger import trigger
 
-__all__ = ["EmulatorGroup", "emulator", "fingerprint", "http_client_factory"]
+__all__ = ["EmulatorGroup", "emulator", "http_client_factory"]
 
 
 @click.group(cls=EmulatorGroup, short_help="Run an offline Trustly emulator.")
@@ -50,11 +50,7 @@ emulator.add_command(merchant)
 emulator.add_command(print_config)
 emulator.add_command(scenarios)
 emulator.add_command(trigger)
-emulator.add_lazy_command(
-    "acceptance",
-    "trustly_emulator.acceptance:acceptance_command",
-    "trustly_emulator._acceptance_cli:acceptance_command",
-)
+emulator.add_lazy_command("acceptance", "trustly_emulator.cli._acceptance:acceptance_command")
 
 
 def _run_server(app: Any, host: str, port: int, log_level: str) -> None:
@@ -65,7 +61,8 @@ def _run_server(app: Any, host: str, port: int, log_level: str) -> None:
 
 
 def _http_client(timeout: float) -> httpx.AsyncClient:
-    """The client ``trigger`` delivers with; tests replace this factory with an in-process one."""
+    """The client ``trigger`` and ``acceptance`` reach the merchant with; tests replace this
+    factory with an in-process one."""
     return httpx.AsyncClient(timeout=timeout)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Callable
@@ -10,11 +9,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from cryptography.hazmat.primitives import serialization
 from rich.console import Console
 
-from fintrust.trustly import load_public_key
-from trustly_emulator._config import CONFIG_FILE
+from fintrust.trustly import KeyLoadError, load_public_key
+from trustly_emulator._config import CONFIG_FILE, EmulatorKeys
 from trustly_emulator._scenarios import catalogue
 
 __all__ = [
@@ -25,8 +23,8 @@ __all__ = [
     "base_url_option",
     "data_dir_option",
     "default_base_url",
-    "fingerprint",
     "note",
+    "read_private_key",
     "read_public_key",
     "scenario_kinds",
     "stderr",
@@ -90,15 +88,6 @@ def note(text: str) -> None:
     click.echo(text, err=True)
 
 
-def fingerprint(public_pem: str | bytes) -> str:
-    """``sha256:`` and the hex SHA-256 of the key's DER SubjectPublicKeyInfo, the same as
-    ``openssl pkey -pubin -outform DER | sha256sum``."""
-    der = load_public_key(public_pem).public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return "sha256:" + hashlib.sha256(der).hexdigest()
-
-
 def read_public_key(path: Path, param_hint: str) -> str:
     """The PEM in ``path``, checked now: a private key or a certificate given by mistake is
     a usage error, not a failure on the first request."""
@@ -112,6 +101,15 @@ def read_public_key(path: Path, param_hint: str) -> str:
             param_hint=param_hint,
         ) from None
     return public_pem
+
+
+def read_private_key(path: Path, param_hint: str) -> EmulatorKeys:
+    """The key pair of the private key (PEM) in ``path``, never created: a new key would be
+    one no merchant trusts."""
+    try:
+        return EmulatorKeys.from_private_key_file(path)
+    except (KeyLoadError, OSError) as exc:
+        raise click.BadParameter(f"cannot load {path}: {exc}", param_hint=param_hint) from None
 
 
 def scenario_kinds() -> list[str]:

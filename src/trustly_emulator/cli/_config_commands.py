@@ -13,13 +13,12 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from trustly_emulator._config import PUBLIC_KEY_FILE
+from trustly_emulator._config import PUBLIC_KEY_FILE, key_fingerprint
 from trustly_emulator._scenarios import Scenario, catalogue
 from trustly_emulator.cli._common import (
     base_url_option,
     data_dir_option,
     default_base_url,
-    fingerprint,
     note,
     scenario_kinds,
     stdout,
@@ -83,7 +82,7 @@ def print_config(
         "api_url": f"{base_url.rstrip('/')}/api/1",
         "public_key_file": str((data_dir / PUBLIC_KEY_FILE).resolve()),
         "public_key_pem": keys.public_pem,
-        "public_key_fingerprint": fingerprint(keys.public_pem),
+        "public_key_fingerprint": key_fingerprint(keys.public_pem),
         "username": username,
         "password_env": entry.get("password_env") if entry else None,
         "inspector_url": f"{base_url.rstrip('/')}/_emulator/",

@@ -30,6 +30,7 @@ __all__ = [
     "config_path",
     "load_config",
     "load_keys",
+    "load_merchants",
     "load_or_create_keys",
     "merchant_entries",
     "pick_merchant",
@@ -110,9 +111,7 @@ def load_config(data_dir: Path, base_url: str, *, read_passwords: bool = True) -
     merchant of the file is broken.
     """
     raw = read_config(data_dir)
-    merchants = tuple(
-        _merchant(entry, data_dir, read_password=read_passwords) for entry in merchant_entries(raw)
-    )
+    merchants = _merchants(raw, data_dir, read_passwords=read_passwords)
     policy = {key: value for key, value in raw.items() if key != "merchants"}
     if "retry_delays" in policy:
         policy["retry_delays"] = tuple(policy["retry_delays"])
@@ -123,6 +122,21 @@ def load_config(data_dir: Path, base_url: str, *, read_passwords: bool = True) -
         raise click.ClickException(
             f"{config_path(data_dir)} has a setting the emulator does not know: {exc}"
         ) from None
+
+
+def load_merchants(data_dir: Path, *, read_passwords: bool = True) -> tuple[MerchantConfig, ...]:
+    """The merchants of ``emulator.json`` alone, with :func:`load_config`'s errors: for a command
+    that brings its own policy, so the file's settings (even ones it does not know) are no error.
+    """
+    return _merchants(read_config(data_dir), data_dir, read_passwords=read_passwords)
+
+
+def _merchants(
+    raw: Mapping[str, Any], data_dir: Path, *, read_passwords: bool
+) -> tuple[MerchantConfig, ...]:
+    return tuple(
+        _merchant(entry, data_dir, read_password=read_passwords) for entry in merchant_entries(raw)
+    )
 
 
 def _merchant(entry: Any, data_dir: Path, *, read_password: bool) -> MerchantConfig:

@@ -14,12 +14,11 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from trustly_emulator._config import MerchantConfig
+from trustly_emulator._config import MerchantConfig, key_fingerprint
 from trustly_emulator.cli._common import (
     CURRENCY,
     OPTIONAL_NOTIFICATIONS,
     data_dir_option,
-    fingerprint,
     note,
     read_public_key,
     stderr,
@@ -182,7 +181,7 @@ def merchant_list(data_dir: Path) -> None:
             source = f"${variable} ({'set' if variable in os.environ else 'not set'})"
         else:
             source = "in emulator.json" if entry.get("password") is not None else "none"
-        key = _key_fingerprint(entry, data_dir)
+        key = _entry_fingerprint(entry, data_dir)
         table.add_row(
             Text(str(entry.get("username", "?"))),
             Text(source),
@@ -269,7 +268,7 @@ def _report_merchant(entry: Mapping[str, Any], path: Path, *, updated: bool) -> 
         f"{'Updated' if updated else 'Added'} merchant {entry['username']} in {path}.", markup=False
     )
     out.print(f"  password       {password_source(entry)}", markup=False)
-    out.print(f"  public key     {_key_fingerprint(entry, path.parent) or 'none'}", markup=False)
+    out.print(f"  public key     {_entry_fingerprint(entry, path.parent) or 'none'}", markup=False)
     chosen = ", ".join(entry["notifications"]) or "none of the optional ones"
     out.print(f"  notifications  {chosen}", markup=False)
     if entry.get("balances"):
@@ -289,7 +288,7 @@ def password_source(entry: Mapping[str, Any]) -> str:
     return "none set"
 
 
-def _key_fingerprint(entry: Mapping[str, Any], data_dir: Path) -> str | None:
+def _entry_fingerprint(entry: Mapping[str, Any], data_dir: Path) -> str | None:
     """The fingerprint of the merchant's public key; None when it has none or it is unusable.
 
     Not ``MerchantConfig.from_json``: a listing must show every entry, even a broken one.
@@ -303,6 +302,6 @@ def _key_fingerprint(entry: Mapping[str, Any], data_dir: Path) -> str | None:
     if not pem:
         return None
     try:
-        return fingerprint(pem)
+        return key_fingerprint(pem)
     except ValueError:
         return None

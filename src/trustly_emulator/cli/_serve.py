@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from trustly_emulator._clock import ManualClock, SystemClock
-from trustly_emulator._config import PUBLIC_KEY_FILE
+from trustly_emulator._config import PUBLIC_KEY_FILE, key_fingerprint
 from trustly_emulator._emulator import Emulator
 from trustly_emulator.cli._common import (
     DEFAULT_HOST,
@@ -19,7 +19,6 @@ from trustly_emulator.cli._common import (
     base_url_option,
     data_dir_option,
     default_base_url,
-    fingerprint,
     stdout,
 )
 from trustly_emulator.cli._data_dir import load_config, load_or_create_keys
@@ -106,7 +105,7 @@ def serve(
     table.add_row("Inspector", f"{base}/_emulator/")
     table.add_row("Control plane", f"{base}/_emulator/docs")
     table.add_row("Public key", f"{data_dir / PUBLIC_KEY_FILE}")
-    table.add_row("Fingerprint", fingerprint(keys.public_pem))
+    table.add_row("Fingerprint", key_fingerprint(keys.public_pem))
     names = ", ".join(m.username for m in config.merchants)
     table.add_row(
         "Merchants",

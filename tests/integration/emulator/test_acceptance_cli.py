@@ -21,8 +21,8 @@ from tests.integration.emulator.acceptance_receivers import (
     client_for,
 )
 from trustly_emulator import EmulatorKeys
-from trustly_emulator import _acceptance_cli as acceptance_cli
-from trustly_emulator._acceptance_cli import acceptance_command
+from trustly_emulator import cli as emulator_cli
+from trustly_emulator.cli._acceptance import acceptance_command
 
 
 class DataDir:
@@ -47,7 +47,9 @@ def data_dir(tmp_path: Path, trustly_keys: KeyPair, merchant_keys: KeyPair) -> D
 def serve(monkeypatch: pytest.MonkeyPatch) -> list[ReferenceMerchant]:
     """Route the command's HTTP client to whichever merchant the test appends."""
     merchants: list[ReferenceMerchant] = []
-    monkeypatch.setattr(acceptance_cli, "_make_http_client", lambda: client_for(merchants[0]))
+    monkeypatch.setattr(
+        emulator_cli, "http_client_factory", lambda _timeout: client_for(merchants[0])
+    )
     return merchants
 
 
@@ -71,6 +73,18 @@ def test_command_passes_against_the_correct_merchant(
     assert code == 0, out
     assert "✓" in out
     assert "2 passed, 0 failed, 0 skipped" in out
+
+
+def test_command_needs_only_the_merchants_of_emulator_json(
+    data_dir: DataDir, merchant_keys: KeyPair, serve: list[ReferenceMerchant]
+) -> None:
+    """The runner brings its own delivery policy: settings it has no use for are no error."""
+    path = data_dir.root / "emulator.json"
+    path.write_text(json.dumps({**json.loads(path.read_text("utf-8")), "colour": "red"}), "utf-8")
+    serve.append(CorrectMerchant(data_dir.keys.public_pem, merchant_keys.signer))
+    code, out, _ = invoke(*URLS, "--data-dir", str(data_dir.root), "--scenario", "D1")
+    assert code == 0, out
+    assert "1 passed, 0 failed, 0 skipped" in out
 
 
 def test_command_fails_against_the_naive_merchant_and_prints_json(
@@ -111,7 +125,8 @@ def test_command_with_a_private_key_and_a_merchant_key_file(
     [
         ((), "give --data-dir"),
         (("--hook-url", "merchant.test/acceptance"), "not an http(s) URL"),
-        (("--data-dir", "{empty}"), "has no emulator key"),
+        (("--data-dir", "{empty}"), "no emulator key pair in"),
+        (("--data-dir", "{broken}"), "is not valid JSON"),
         (("--data-dir", "{data}", "--scenario", "nope"), "no scenario 'nope'"),
         (("--data-dir", "{data}", "--amount", "10.001"), "--amount"),
         (("--data-dir", "{data}", "--currency", "EURO"), "--currency"),
@@ -127,11 +142,13 @@ def test_command_usage_errors_exit_2(
     args: tuple[str, ...],
     message: str,
 ) -> None:
-    paths = {name: tmp_path / name for name in ("empty", "data", "two")}
+    paths = {name: tmp_path / name for name in ("empty", "data", "two", "broken")}
     for path in paths.values():
         path.mkdir()
     DataDir(paths["data"], trustly_keys, merchant_keys, "acme")
     DataDir(paths["two"], trustly_keys, merchant_keys, "acme", "zeta")
+    DataDir(paths["broken"], trustly_keys, merchant_keys)
+    (paths["broken"] / "emulator.json").write_text("{", "utf-8")
     (tmp_path / "key.pem").write_bytes(trustly_keys.private_pem)
     values = {name: str(path) for name, path in paths.items()} | {"key": str(tmp_path / "key.pem")}
     code, out, err = invoke(*URLS, *(arg.format(**values) for arg in args))

@@ -26,6 +26,7 @@ from fintrust.trustly import (
 )
 from trustly_emulator import catalogue
 from trustly_emulator import cli as emulator_cli
+from trustly_emulator._config import key_fingerprint
 
 PASSWORD = "emulator-cli-S3cret!"
 PASSWORD_ENV = "ACME_TRUSTLY_PASSWORD"
@@ -122,9 +123,13 @@ def test_lazy_commands_appear_once_their_module_exists(
 
 
 def test_acceptance_is_registered_lazily() -> None:
-    assert emulator_cli.emulator.lazy_commands["acceptance"][0] == (
-        "trustly_emulator.acceptance:acceptance_command"
+    assert emulator_cli.emulator.lazy_commands["acceptance"] == (
+        "trustly_emulator.cli._acceptance:acceptance_command",
     )
+    assert "acceptance" in run(["--help"]).stdout
+    result = run(["acceptance", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Check a merchant's notification handling" in result.stdout
 
 
 # -------------------------------------------------------------------------------- merchant
@@ -469,9 +474,7 @@ def test_serve_on_loopback_prints_where_everything_is(
     assert "http://emulator.local:8123/api/1" in result.stdout
     assert "http://emulator.local:8123/_emulator/" in result.stdout
     assert "http://emulator.local:8123/_emulator/docs" in result.stdout
-    assert emulator_cli.fingerprint((data_dir / "emulator_public.pem").read_text()) in (
-        result.stdout
-    )
+    assert key_fingerprint((data_dir / "emulator_public.pem").read_text()) in result.stdout
     assert "acme" in result.stdout
     assert PASSWORD not in result.output
     emulator = app.state.emulator

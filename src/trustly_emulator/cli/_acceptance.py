@@ -6,26 +6,18 @@ Exit codes: 0 every scenario passed (skipped ones allowed), 1 a scenario failed,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import click
-import httpx
-from cryptography.hazmat.primitives import serialization
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from fintrust.trustly import (
-    KeyLoadError,
-    Signer,
-    currency_exponent,
-    format_amount,
-    load_public_key,
-    parse_amount,
-)
-from trustly_emulator._config import CONFIG_FILE, PRIVATE_KEY_FILE, EmulatorKeys
+from fintrust.trustly import currency_exponent, format_amount, parse_amount
+from trustly_emulator._config import EmulatorKeys, MerchantConfig
 from trustly_emulator.acceptance import (
     AcceptanceConfig,
     AcceptanceReport,
@@ -33,13 +25,13 @@ from trustly_emulator.acceptance import (
     render_report,
     run_acceptance,
 )
+from trustly_emulator.cli._common import read_private_key, read_public_key
+from trustly_emulator.cli._data_dir import load_keys, load_merchants, pick_merchant
 
 __all__ = ["acceptance_command"]
 
-
-def _make_http_client() -> httpx.AsyncClient:
-    """The client that reaches the merchant (tests replace this factory)."""
-    return httpx.AsyncClient(timeout=10.0)
+HTTP_TIMEOUT = 10.0  # seconds per request to the merchant
+DEFAULT_MERCHANT = "merchant"  # the username with --merchant-public-key and no --merchant
 
 
 @click.command("acceptance")
@@ -153,7 +145,11 @@ def acceptance_command(
 
 
 async def _run(config: AcceptanceConfig, *, show_progress: bool) -> AcceptanceReport:
-    http = _make_http_client()
+    # Looked up on the package when called, so tests can replace it there with an in-process
+    # client.
+    from trustly_emulator import cli  # noqa: PLC0415 - the package imports this module
+
+    http = cli.http_client_factory(HTTP_TIMEOUT)
     try:
         if not show_progress:
             return await run_acceptance(config, http_client=http)
@@ -178,52 +174,32 @@ async def _run(config: AcceptanceConfig, *, show_progress: bool) -> AcceptanceRe
 def _keys(data_dir: Path | None, private_key: Path | None) -> EmulatorKeys:
     """The emulator identity, loaded, never created: a new key would be one no merchant trusts."""
     if private_key is not None:
-        path, hint = private_key, "--private-key"
-    elif data_dir is not None:
-        path, hint = data_dir / PRIVATE_KEY_FILE, "--data-dir"
-        if not path.exists():
-            raise click.BadParameter(
-                f"{data_dir} has no emulator key ({PRIVATE_KEY_FILE}). The runner signs as the "
-                "emulator your merchant trusts: give the data directory of that emulator (it "
-                "creates its key on first start), or --private-key.",
-                param_hint=hint,
-            )
-    else:
+        return read_private_key(private_key, "--private-key")
+    if data_dir is None:
         raise click.UsageError(
             "give --data-dir (the emulator's data directory) or --private-key: the runner "
             "signs notifications as the emulator identity the merchant trusts"
         )
-    try:
-        signer = Signer.from_file(path)
-    except (KeyLoadError, OSError) as exc:
-        raise click.BadParameter(f"cannot load {path}: {exc}", param_hint=hint) from None
-    public = signer.public_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return EmulatorKeys(signer, public.decode("ascii"))
+    with _usage_errors("--data-dir"):
+        return load_keys(data_dir)
 
 
 def _merchant(data_dir: Path | None, key_file: Path | None, name: str | None) -> tuple[str, str]:
     """(username, public key PEM): from --merchant-public-key, else from emulator.json."""
     if key_file is not None:
-        try:
-            pem = key_file.read_text(encoding="ascii")
-            load_public_key(pem)
-        except (KeyLoadError, OSError, UnicodeDecodeError) as exc:
-            raise click.BadParameter(
-                f"cannot load {key_file}: {exc}", param_hint="--merchant-public-key"
-            ) from None
-        return name or "merchant", pem
-    merchants = _configured_merchants(data_dir) if data_dir is not None else []
+        return name or DEFAULT_MERCHANT, read_public_key(key_file, "--merchant-public-key")
+    merchants = [(m.username, m.public_key_pem) for m in _configured_merchants(data_dir)]
     if name is not None:
-        chosen = [m for m in merchants if m[0] == name]
-        if not chosen or chosen[0][1] is None:
+        if data_dir is not None:  # a name emulator.json does not list: the usual error
+            pick_merchant([user for user, _ in merchants], name, data_dir)
+        chosen = [pem for user, pem in merchants if user == name]
+        if not chosen or chosen[0] is None:
             raise click.BadParameter(
                 f"emulator.json has no merchant {name!r} with a public key; give "
                 "--merchant-public-key",
                 param_hint="--merchant",
             )
-        return name, chosen[0][1]
+        return name, chosen[0]
     with_keys = [(user, pem) for user, pem in merchants if pem is not None]
     if len(with_keys) == 1:
         return with_keys[0]
@@ -239,19 +215,22 @@ def _merchant(data_dir: Path | None, key_file: Path | None, name: str | None) ->
     )
 
 
-def _configured_merchants(data_dir: Path) -> list[tuple[str, str | None]]:
-    """(username, public key PEM or None) of each merchant in ``data_dir``'s emulator.json."""
-    path = data_dir / CONFIG_FILE
-    if not path.exists():
-        return []
+def _configured_merchants(data_dir: Path | None) -> tuple[MerchantConfig, ...]:
+    """The merchants of ``data_dir``'s emulator.json (none without one); the runner needs
+    neither their passwords nor the file's delivery policy."""
+    if data_dir is None:
+        return ()
+    with _usage_errors("--data-dir"):
+        return load_merchants(data_dir, read_passwords=False)
+
+
+@contextlib.contextmanager
+def _usage_errors(param_hint: str) -> Iterator[None]:
+    """The data directory's errors as usage errors of ``param_hint`` (exit 2): the other
+    commands exit 1 on them, but here 1 means that a scenario failed."""
     try:
-        raw: Any = json.loads(path.read_text(encoding="utf-8"))
-        found = []
-        for entry in raw.get("merchants", []):
-            pem = entry.get("public_key_pem")
-            if pem is None and entry.get("public_key_file"):
-                pem = (data_dir / entry["public_key_file"]).read_text(encoding="ascii")
-            found.append((str(entry["username"]), pem))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--data-dir") from None
-    return found
+        yield
+    except click.UsageError:
+        raise
+    except click.ClickException as exc:
+        raise click.BadParameter(exc.message, param_hint=param_hint) from None
