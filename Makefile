@@ -45,6 +45,7 @@ test: lint typecheck imports unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/sdk.py
+	$(BIN)/python bench/emulator.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

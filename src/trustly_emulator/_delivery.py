@@ -153,7 +153,8 @@ class Dispatcher:
         else:
             try:
                 response = await self.http.post(record.url, content=body, headers=_HEADERS)
-                status, text = response.status_code, response.text[:_EXCERPT]
+                status = response.status_code
+                text = response.content[:_EXCERPT].decode("utf-8", errors="replace")
                 verdict, reply_status = self._judge(record, response)
             except httpx.HTTPError as exc:
                 verdict, reply_status = f"no reply: {type(exc).__name__}: {exc}", None

@@ -203,7 +203,7 @@ class Emulator:
                 amount_factor=str(step.amount),
                 error_code=step.error,
             )
-            self.store.notifications[record.notification_id] = record
+            self.store.add_notification(record)
             self.dispatcher.schedule(record, due)
             records.append(record)
         if self.scenario_of(order).delivery.duplicate:
@@ -369,7 +369,7 @@ class Emulator:
                 "timestamp": trustly_timestamp(now),
             }
         record.data.update(data)
-        self.store.notifications[record.notification_id] = record
+        self.store.add_notification(record)
         return record
 
     # ------------------------------------------------------------------ time and delivery

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from fintrust.trustly import Verifier, build_error, build_result, decode_json, signed_part
+from fintrust.trustly import build_error, build_result, decode_json, signed_part
 from fintrust.trustly._envelope import UUID_PATTERN
 from trustly_emulator._validation import RpcError
 
@@ -88,7 +88,9 @@ def _authenticate(
     if not merchant.public_key_pem:
         raise RpcError(639, "ERROR_NO_PUBLIC_KEY")
     try:
-        verified = Verifier.from_pem(merchant.public_key_pem).verify(method, uuid, data, signature)
+        verified = emulator.merchant_verifier(merchant.username).verify(
+            method, uuid, data, signature
+        )
     except TypeError:  # floats or booleans in Data: not signable, so not verifiable
         verified = False
     if not verified:

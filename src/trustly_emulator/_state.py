@@ -149,6 +149,7 @@ class Store:
     last_account: dict[tuple[str, str], str] = field(default_factory=dict)  # (merchant, user)
     _ids: random.Random = field(default_factory=random.Random, repr=False)
     _used_ids: set[str] = field(default_factory=set, repr=False)
+    _by_order: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._ids.seed(self.seed)
@@ -164,8 +165,12 @@ class Store:
     def order(self, order_id: str) -> Order | None:
         return self.orders.get(str(order_id))
 
+    def add_notification(self, record: NotificationRecord) -> None:
+        self.notifications[record.notification_id] = record
+        self._by_order.setdefault(record.order_id, []).append(record.notification_id)
+
     def notifications_of(self, order_id: str) -> list[NotificationRecord]:
-        return [n for n in self.notifications.values() if n.order_id == order_id]
+        return [self.notifications[i] for i in self._by_order.get(order_id, [])]
 
     def balance(self, merchant: str, currency: str) -> Decimal:
         return self.merchants[merchant].balances.get(currency, Decimal("0.00"))
