@@ -8,18 +8,14 @@ Screenshots of every page land in /tmp/checkout-*.png.
 from __future__ import annotations
 
 import html
-import socket
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from playwright.sync_api import Browser, FrameLocator, Page, sync_playwright
@@ -32,6 +28,7 @@ from fintrust.trustly import (
     generate_key_pair,
     parse_notification,
 )
+from tests.servers import Served
 from trustly_emulator import Emulator, EmulatorConfig, EmulatorKeys, MerchantConfig, create_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -50,38 +47,6 @@ SHOT = "/tmp/checkout-{}.png"  # noqa: S108 - screenshots for people to look at
 
 
 # ------------------------------------------------------------------------------ servers
-
-
-class Served:
-    """An ASGI app on uvicorn, on 127.0.0.1, in a background thread."""
-
-    def __init__(self, make_app: Callable[[str], Any]) -> None:
-        # IPPROTO_TCP: asyncio turns Nagle's algorithm off only for such sockets; without it
-        # every exchange waits ~40 ms for a delayed ACK.
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self.socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        config = uvicorn.Config(
-            make_app(self.url), log_level="warning", ws="none", lifespan="on", access_log=False
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
-        )
-
-    def __enter__(self) -> Served:
-        self.thread.start()
-        deadline = time.monotonic() + WAIT
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the server at {self.url} did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=WAIT)
-        self.socket.close()
 
 
 @dataclass
