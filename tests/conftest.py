@@ -35,3 +35,53 @@ def merchant_keys() -> KeyPair:
 def trustly_keys() -> KeyPair:
     """A stand-in for Trustly's key pair: signs responses and notifications in tests."""
     return KeyPair()
+
+
+# ---------------------------------------------------------------- databases
+
+import os  # noqa: E402 - the database fixtures are a section of their own
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path as _Path  # noqa: E402
+
+from sqlalchemy import Engine, text  # noqa: E402
+
+from fintrust.adapters.db.engine import make_engine  # noqa: E402
+from fintrust.adapters.db.migrate import upgrade  # noqa: E402
+
+POSTGRES_URL = os.environ.get("FINTRUST_TEST_DATABASE_URL")
+
+
+def _postgres_or_skip() -> str:
+    if POSTGRES_URL:
+        return POSTGRES_URL
+    if os.environ.get("CI"):
+        pytest.fail("FINTRUST_TEST_DATABASE_URL is not set: CI must run the PostgreSQL tests")
+    pytest.skip("set FINTRUST_TEST_DATABASE_URL to run the PostgreSQL tests too")
+
+
+def fresh_postgres() -> Engine:
+    engine = make_engine(_postgres_or_skip())
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    upgrade(engine)
+    return engine
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: _Path) -> Iterator[Engine]:
+    """A migrated, empty database: SQLite always, PostgreSQL when configured (CI: always)."""
+    if request.param == "sqlite":
+        created = make_engine(f"sqlite:///{tmp_path / 'fintrust.sqlite3'}")
+        upgrade(created)
+    else:
+        created = fresh_postgres()
+    yield created
+    created.dispose()
+
+
+@pytest.fixture
+def postgres_engine() -> Iterator[Engine]:
+    created = fresh_postgres()
+    yield created
+    created.dispose()

@@ -64,6 +64,8 @@ def main() -> None:
     """
 
 
+main.add_lazy_command("db", "fintrust.cli.db:db")
 main.add_lazy_command("keys", "fintrust.cli.keys:keys")
+main.add_lazy_command("ledger", "fintrust.cli.ledger:ledger")
 main.add_lazy_command("signature", "fintrust.cli.signature:signature")
 main.add_lazy_command("emulator", "trustly_emulator.cli:emulator")

@@ -1,0 +1,84 @@
+"""The unit of work: one database transaction for one request or one job.
+
+    with SqlUnitOfWork(engine) as uow:
+        ... uow.ledger.record(...); uow.orders.save(...)
+        uow.commit()
+
+Leaving the block without ``commit()`` (or with an exception) rolls everything back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine
+
+from fintrust.adapters.db.ledger import LedgerRepository
+from fintrust.adapters.db.repositories import (
+    BankAccountRepository,
+    CustomerRepository,
+    InboxRepository,
+    OrderRepository,
+    OutboxRepository,
+    SuspenseRepository,
+)
+
+__all__ = ["SqlUnitOfWork", "utc_now"]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine, *, clock: Callable[[], dt.datetime] = utc_now) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> SqlUnitOfWork:
+        connection = self._engine.connect()
+        connection.begin()
+        self._connection = connection
+        self.now = self._clock()
+        self.ledger = LedgerRepository(connection, self.now)
+        self.customers = CustomerRepository(connection, self.now)
+        self.orders = OrderRepository(connection, self.now)
+        self.inbox = InboxRepository(connection, self.now)
+        self.outbox = OutboxRepository(connection, self.now)
+        self.bank_accounts = BankAccountRepository(connection, self.now)
+        self.suspense = SuspenseRepository(connection, self.now)
+        return self
+
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            raise RuntimeError("the unit of work is not open")
+        return self._connection
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.connection.dialect.name == "postgresql"
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+    def rollback(self) -> None:
+        self.connection.rollback()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            if connection.in_transaction():
+                connection.rollback()  # not committed: nothing happened
+        finally:
+            connection.close()

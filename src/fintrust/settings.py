@@ -1,0 +1,38 @@
+"""Settings from the environment (prefix ``FINTRUST_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FINTRUST_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///var/fintrust.sqlite3",
+        description="SQLAlchemy URL: SQLite (the embedded default) or postgresql+psycopg://...",
+    )
+    # Trustly (or the emulator): where to call, who we are, whom we trust.
+    trustly_api_url: str = "https://test.trustly.com/api/1"
+    trustly_username: str = ""
+    trustly_password: SecretStr = SecretStr("")
+    trustly_private_key_file: Path = Path("merchant_private.pem")
+    trustly_public_key_file: Path | None = Field(
+        default=None, description="Trustly's public key; default: the bundled TEST key"
+    )
+    trustly_environment: str = "test"
+    notification_url: str = Field(
+        default="http://127.0.0.1:8000/trustly/notifications",
+        description="The NotificationURL sent to Trustly: hard to guess, no '?'",
+    )
+    public_base_url: str = "http://127.0.0.1:8000"
+    shopper_statement: str = "fintrust"
+    max_notification_bytes: int = 64 * 1024
+    # GetWithdrawals: Trustly asks for at most one call per payout every 15 minutes.
+    payout_poll_interval_seconds: int = 15 * 60
+    worker_poll_seconds: float = 1.0
