@@ -119,6 +119,7 @@ orders = Table(
     Column("pending_transfer_id", String(36)),  # payouts: the reservation
     Column("checkout_url", Text),
     Column("error", Text),
+    Column("polled_at", Timestamp),  # payouts: the last GetWithdrawals
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
     Index("ix_orders_customer", "customer_id", "kind"),

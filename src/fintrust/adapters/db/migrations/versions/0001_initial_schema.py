@@ -161,6 +161,7 @@ def upgrade() -> None:
         sa.Column("pending_transfer_id", sa.String(length=36), nullable=True),
         sa.Column("checkout_url", sa.Text(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("polled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

@@ -1,0 +1,337 @@
+"""``handle_notification``: the algorithm in DESIGN.md, for one POST to the notification URL.
+
+Verify before believing; a repeated notificationid gets its first answer again with no second
+effect; otherwise dispatch to the order's state machine, book the effects in the ledger, record
+the answer and commit, all in one transaction; then reply, signed. Anything that cannot be
+handled (bad signature, malformed, oversized, unknown order) changes nothing and gets an error,
+so Trustly re-delivers it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid as uuid_module
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.engine import Row
+
+from fintrust.adapters.db.uow import SqlUnitOfWork
+from fintrust.domain import deposits, payouts
+from fintrust.domain.ledger import (
+    SUSPENSE,
+    TRUSTLY,
+    LedgerTransaction,
+    Transfer,
+    TransferKind,
+    wallet,
+)
+from fintrust.domain.money import Money
+from fintrust.trustly import (
+    AccountNotificationData,
+    InvalidNotificationError,
+    InvalidSignatureError,
+    Notification,
+    Signer,
+    Verifier,
+    build_notification_reply,
+    parse_notification,
+)
+
+__all__ = ["NotificationAnswer", "handle_notification"]
+
+logger = logging.getLogger("fintrust.notifications")
+
+UnitOfWorkFactory = Callable[[], SqlUnitOfWork]
+
+
+@dataclass(frozen=True)
+class NotificationAnswer:
+    status_code: int
+    body: bytes
+    outcome: str
+
+
+class _RefusedError(Exception):
+    """The notification cannot be handled now: nothing is stored, Trustly re-delivers."""
+
+
+def handle_notification(
+    uow: UnitOfWorkFactory,
+    body: bytes,
+    *,
+    verifier: Verifier,
+    signer: Signer,
+    max_bytes: int = 64 * 1024,
+) -> NotificationAnswer:
+    text = body[:max_bytes].decode("utf-8", errors="replace")
+    parsed = _parse(uow, body, text, verifier, max_bytes)
+    if isinstance(parsed, NotificationAnswer):
+        return parsed
+    notification = parsed
+    notification_id = notification.notification_id
+    if notification_id is None:  # an unknown method without an id: nothing to remember
+        return _reply(notification, signer, "OK", "unknown method without notificationid")
+    try:
+        with uow() as work:
+            if not work.inbox.claim(notification_id, notification.method, text):
+                first = work.inbox.get(notification_id)
+                assert first is not None
+                work.inbox.receipt(text, "repeated")
+                work.commit()
+                return _reply(notification, signer, first.reply_status, f"repeat: {first.outcome}")
+            status, outcome, order_id = _dispatch(work, notification)
+            work.inbox.finish(
+                notification_id,
+                reply_status=status,
+                outcome=outcome,
+                order_id=order_id,
+                trustly_order_id=notification.order_id,
+                message_id=notification.message_id,
+            )
+            work.inbox.receipt(text, "accepted")
+            work.commit()
+    except _RefusedError as exc:
+        return _refuse(uow, text, 400, str(exc))
+    logger.info(
+        "notification handled",
+        extra={
+            "method": notification.method,
+            "notificationid": notification_id,
+            "outcome": outcome,
+        },
+    )
+    return _reply(notification, signer, status, outcome)
+
+
+def _parse(
+    uow: UnitOfWorkFactory, body: bytes, text: str, verifier: Verifier, max_bytes: int
+) -> Notification | NotificationAnswer:
+    if len(body) > max_bytes:
+        return _refuse(uow, text, 413, f"body larger than {max_bytes} bytes")
+    try:
+        return parse_notification(body, verifier)
+    except InvalidSignatureError as exc:
+        logger.warning("notification with a bad signature refused: %s", exc)
+        return _refuse(uow, text, 400, f"signature: {exc}")
+    except InvalidNotificationError as exc:
+        return _refuse(uow, text, 400, f"malformed: {exc}")
+
+
+def _reply(
+    notification: Notification, signer: Signer, status: str, outcome: str
+) -> NotificationAnswer:
+    body = build_notification_reply(notification.method, notification.uuid, signer, status)
+    return NotificationAnswer(200, body, outcome)
+
+
+def _refuse(uow: UnitOfWorkFactory, text: str, status_code: int, reason: str) -> NotificationAnswer:
+    with uow() as work:  # an audit record only; no business state changes
+        work.inbox.receipt(text, "rejected", reason)
+        work.commit()
+    body = json.dumps({"error": reason}).encode()
+    return NotificationAnswer(status_code, body, f"refused: {reason}")
+
+
+def _dispatch(work: SqlUnitOfWork, notification: Notification) -> tuple[str, str, int | None]:
+    order = work.orders.find(
+        trustly_order_id=notification.order_id,
+        message_id=notification.message_id,
+        for_update=True,
+    )
+    if order is None:
+        if not notification.is_known_method:
+            return "OK", f"unknown method {notification.method} for no known order", None
+        raise _RefusedError(
+            f"no order {notification.order_id} / {notification.message_id}; "
+            "it may not be stored yet: send it again later"
+        )
+    if order.trustly_order_id not in (None, notification.order_id):
+        raise _RefusedError(f"orderid {notification.order_id} is not this order's")
+    if order.trustly_order_id is None and notification.order_id:
+        work.orders.update(order.id, trustly_order_id=notification.order_id)
+    method = notification.method
+    if method == "account" and isinstance(notification.data, AccountNotificationData):
+        _save_account(work, order, notification.data)
+        return "OK", "account stored as a payout destination", order.id
+    if method == "kyc":
+        return "CONTINUE", "kyc: continue", order.id  # no KYC policy of our own yet
+    if order.kind == "deposit":
+        return _deposit(work, order, notification)
+    return _payout(work, order, notification)
+
+
+def _save_account(work: SqlUnitOfWork, order: Row[Any], data: AccountNotificationData) -> None:
+    attributes = data.attributes or {}
+    work.bank_accounts.save(
+        order.customer_id,
+        data.account_id,
+        bank=attributes.get("bank"),
+        clearing_house=attributes.get("clearinghouse"),
+        descriptor=attributes.get("descriptor"),
+        last_digits=attributes.get("lastdigits"),
+        verified=data.is_verified,
+        source="notification",
+    )
+
+
+def _money(notification: Notification) -> Money | None:
+    amount: Decimal | None = getattr(notification.data, "amount", None)
+    currency: str | None = getattr(notification.data, "currency", None)
+    if amount is None or currency is None:
+        return None
+    try:
+        return Money.of(amount, currency)
+    except ValueError:
+        raise _RefusedError(f"amount {amount} {currency} cannot be booked") from None
+
+
+def _minor(money: Money | None) -> int | None:
+    return money.minor if money is not None else None
+
+
+def _deposit(
+    work: SqlUnitOfWork, row: Row[Any], notification: Notification
+) -> tuple[str, str, int]:
+    currency = row.currency
+    order = deposits.DepositOrder(
+        id=row.id,
+        customer_id=row.customer_id,
+        message_id=row.message_id,
+        currency=currency,
+        amount=Money(currency, row.amount) if row.amount is not None else None,
+        state=deposits.DepositState(row.state),
+        credited=Money(currency, row.credited) if row.credited else None,
+        in_suspense=Money(currency, row.in_suspense) if row.in_suspense else None,
+    )
+    method, amount = notification.method, _money(notification)
+    effects: list[deposits.Effect]
+    if method == "pending":
+        order, effects = deposits.on_pending(order)
+    elif method == "credit" and amount is not None:
+        order, effects = deposits.on_credit(order, amount)
+    elif method == "debit" and amount is not None:
+        order, effects = deposits.on_debit(order, amount)
+    elif method == "cancel":
+        order, effects = deposits.on_cancel(order)
+    else:
+        return "OK", f"{method}: nothing to do for a deposit", row.id
+    transfers, overdraw = _deposit_transfers(work, row, notification, effects)
+    if transfers:
+        work.ledger.record(
+            LedgerTransaction(
+                f"notification:{notification.notification_id}",
+                f"{method} for deposit {row.message_id}",
+                tuple(transfers),
+            ),
+            enforce_no_overdraft=not overdraw,
+        )
+    work.orders.update(
+        row.id,
+        state=order.state.value,
+        credited=_minor(order.credited),
+        in_suspense=_minor(order.in_suspense),
+    )
+    return "OK", _describe(method, effects), row.id
+
+
+def _deposit_transfers(
+    work: SqlUnitOfWork, row: Row[Any], notification: Notification, effects: list[deposits.Effect]
+) -> tuple[list[Transfer], bool]:
+    """The transfers for a deposit's effects, and whether they may overdraw the wallet."""
+    transfers: list[Transfer] = []
+    customer_wallet = wallet(row.customer_id)
+    overdraw = False
+    for effect in effects:
+        match effect:
+            case deposits.CreditCustomer(amount=money):
+                transfers.append(_transfer(TRUSTLY, customer_wallet, money))
+            case deposits.ReverseCredit(amount=money):
+                transfers.append(_transfer(customer_wallet, TRUSTLY, money))
+                overdraw = True  # taking back what was given may overdraw: then frozen
+            case deposits.ParkInSuspense(amount=money, reason=reason):
+                if money.is_positive:
+                    transfers.append(_transfer(TRUSTLY, SUSPENSE, money))
+                else:
+                    transfers.append(_transfer(SUSPENSE, TRUSTLY, -money))
+                work.suspense.add(
+                    order_id=row.id,
+                    notification_id=notification.notification_id,
+                    amount=money.minor,
+                    currency=money.currency,
+                    reason=reason,
+                )
+            case deposits.ReleaseSuspense(amount=money):
+                transfers.append(_transfer(SUSPENSE, TRUSTLY, money))
+    return transfers, overdraw
+
+
+def _payout(work: SqlUnitOfWork, row: Row[Any], notification: Notification) -> tuple[str, str, int]:
+    order = payouts.PayoutOrder(
+        id=row.id,
+        customer_id=row.customer_id,
+        message_id=row.message_id,
+        amount=Money(row.currency, row.amount),
+        state=payouts.PayoutState(row.state),
+    )
+    method, amount = notification.method, _money(notification)
+    effects: list[payouts.Effect]
+    if method == "payoutconfirmation":
+        order, effects = payouts.on_confirmed(order)
+    elif method == "credit":
+        order, effects = payouts.on_credit(order, amount or order.amount)
+    elif method == "cancel":
+        order, effects = payouts.on_cancel(order)
+    elif method == "payoutfailed":
+        error = getattr(notification.data, "error_message", None) or "payout failed"
+        work.orders.update(row.id, error=error)
+        return "OK", f"payoutfailed recorded: {error}", row.id
+    else:
+        return "OK", f"{method}: nothing to do for a payout", row.id
+    apply_payout_effects(
+        work, row, effects, reference=f"notification:{notification.notification_id}"
+    )
+    work.orders.update(row.id, state=order.state.value)
+    return "OK", _describe(method, effects), row.id
+
+
+def apply_payout_effects(
+    work: SqlUnitOfWork, row: Row[Any], effects: list[payouts.Effect], *, reference: str
+) -> None:
+    """Book a payout's effects: post or void its reservation, or return it with a new transfer."""
+    customer_wallet = wallet(row.customer_id)
+    amount = Money(row.currency, row.amount)
+    transfers = []
+    for effect in effects:
+        match effect:
+            case payouts.PostReservation():
+                transfers.append(
+                    _settle(customer_wallet, amount, row.pending_transfer_id, TransferKind.POST)
+                )
+            case payouts.VoidReservation():
+                transfers.append(
+                    _settle(customer_wallet, amount, row.pending_transfer_id, TransferKind.VOID)
+                )
+            case payouts.ReturnPayout(amount=money):
+                transfers.append(_transfer(TRUSTLY, customer_wallet, money))
+    if transfers:
+        work.ledger.record(
+            LedgerTransaction(reference, f"payout {row.message_id}", tuple(transfers))
+        )
+
+
+def _transfer(debit: str, credit: str, amount: Money) -> Transfer:
+    return Transfer(str(uuid_module.uuid4()), debit, credit, amount)
+
+
+def _settle(customer_wallet: str, amount: Money, pending_id: str, kind: TransferKind) -> Transfer:
+    return Transfer(str(uuid_module.uuid4()), customer_wallet, TRUSTLY, amount, kind, pending_id)
+
+
+def _describe(method: str, effects: list[Any]) -> str:
+    if not effects:
+        return f"{method}: no money moved"
+    return f"{method}: " + "; ".join(type(e).__name__ for e in effects)

@@ -1,0 +1,209 @@
+"""Sending the outbox: each call is rebuilt from its stored Data and UUID, so a re-send is the
+identical signed request; its outcome moves the order. Also: polling payouts still in flight
+with GetWithdrawals, and reconciling our books with Trustly's Balance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fintrust.adapters.db.repositories import OutboxRow
+from fintrust.adapters.db.uow import SqlUnitOfWork
+from fintrust.domain import payouts
+from fintrust.domain.ledger import TRUSTLY
+from fintrust.domain.money import Money
+from fintrust.services.notifications import apply_payout_effects
+from fintrust.trustly import (
+    DuplicateError,
+    TrustlyAPIError,
+    TrustlyClient,
+    UnknownOutcomeError,
+)
+
+__all__ = ["Reconciliation", "drain_outbox", "poll_payouts", "reconcile", "send_call"]
+
+logger = logging.getLogger("fintrust.outbox")
+
+UnitOfWorkFactory = Callable[[], SqlUnitOfWork]
+# An unknown outcome is re-sent, identically, with growing pauses; it is never given up: only
+# Trustly's answer (or notifications) can settle it.
+RETRY_DELAYS = (10, 30, 120, 600, 1800)
+LEASE = dt.timedelta(minutes=2)
+
+
+def send_call(uow: UnitOfWorkFactory, client: TrustlyClient, row: OutboxRow) -> str:
+    """Send one outbox call and record what happened. Returns the outcome in a word."""
+    call = client.prepare_raw(row.method, row.data, uuid=row.uuid)
+    try:
+        result = client.send(call)
+    except UnknownOutcomeError as exc:
+        _retry_later(uow, row, exc)
+        return "unknown"
+    except DuplicateError as exc:
+        # We never change a call's UUID or MessageID, so this needs a person, not a retry.
+        _failed(uow, row, exc, needs_review=True)
+        return "duplicate"
+    except TrustlyAPIError as exc:
+        _failed(uow, row, exc, needs_review=False)
+        return "failed"
+    with uow() as work:
+        work.outbox.finish(row.id, "done", result=result)
+        if row.order_id is not None:
+            _succeeded(work, row, result)
+        work.commit()
+    return "done"
+
+
+def _succeeded(work: SqlUnitOfWork, row: OutboxRow, result: Any) -> None:
+    order = work.orders.get(row.order_id or 0, for_update=True)
+    if order is None:
+        return
+    order_id = str(result.get("orderid")) if isinstance(result, dict) else None
+    if row.method == "Deposit":
+        if order.state == "created":
+            work.orders.update(
+                order.id, state="started", trustly_order_id=order_id, checkout_url=result.get("url")
+            )
+    elif row.method == "AccountPayout":
+        state = payouts.PayoutState(order.state)
+        if state is payouts.PayoutState.REQUESTED:
+            work.orders.update(order.id, state=payouts.PayoutState.SENT.value)
+        if order.trustly_order_id is None:
+            work.orders.update(order.id, trustly_order_id=order_id)
+
+
+def _retry_later(uow: UnitOfWorkFactory, row: OutboxRow, error: Exception) -> None:
+    with uow() as work:
+        delay = RETRY_DELAYS[min(row.attempts, len(RETRY_DELAYS)) - 1]
+        work.outbox.retry_later(row.id, work.now + dt.timedelta(seconds=delay), str(error))
+        work.commit()
+    logger.warning("outcome unknown, re-sending the identical %s later: %s", row.method, error)
+
+
+def _failed(
+    uow: UnitOfWorkFactory, row: OutboxRow, error: TrustlyAPIError, *, needs_review: bool
+) -> None:
+    level = logging.ERROR if error.is_configuration_error or needs_review else logging.WARNING
+    logger.log(level, "%s refused: %s", row.method, error)
+    with uow() as work:
+        work.outbox.finish(row.id, "failed", error=str(error))
+        order = work.orders.get(row.order_id, for_update=True) if row.order_id else None
+        if order is not None and needs_review:
+            work.orders.update(order.id, error=f"needs review: {error}")
+        elif order is not None and row.method == "Deposit":
+            work.orders.update(order.id, state="failed", error=str(error))
+        elif order is not None and row.method == "AccountPayout":
+            payout = _payout(order)
+            payout, effects = payouts.on_rejected(payout, str(error))
+            apply_payout_effects(work, order, effects, reference=f"outbox:{row.id}:rejected")
+            work.orders.update(order.id, state=payout.state.value, error=str(error))
+        work.commit()
+
+
+def _payout(order: Any) -> payouts.PayoutOrder:
+    return payouts.PayoutOrder(
+        order.id,
+        order.customer_id,
+        order.message_id,
+        Money(order.currency, order.amount),
+        payouts.PayoutState(order.state),
+    )
+
+
+def drain_outbox(
+    uow: UnitOfWorkFactory, client: TrustlyClient, *, limit: int = 20
+) -> dict[str, int]:
+    """Claim the due calls and send them; returns how many ended how."""
+    with uow() as work:
+        rows = work.outbox.claim_due(limit, LEASE)
+        work.commit()
+    counts: dict[str, int] = {}
+    for row in rows:
+        outcome = send_call(uow, client, row)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+def poll_payouts(
+    uow: UnitOfWorkFactory,
+    client: TrustlyClient,
+    *,
+    interval: dt.timedelta,
+    confirmations_enabled: bool,
+) -> int:
+    """Ask GetWithdrawals about payouts still in flight (never more often than ``interval``).
+    Without payoutconfirmation notifications, an executed payout is posted from here."""
+    with uow() as work:
+        due = [
+            order
+            for order in work.orders.in_state("payout", ("sent",))
+            if order.trustly_order_id
+            and (order.polled_at is None or _aware(order.polled_at) <= work.now - interval)
+        ]
+    posted = 0
+    for order in due:
+        try:
+            withdrawals = client.call("GetWithdrawals", {"OrderID": order.trustly_order_id})
+        except TrustlyAPIError as exc:
+            logger.warning("GetWithdrawals for %s failed: %s", order.trustly_order_id, exc)
+            continue
+        states = {str(w.get("transferstate")) for w in withdrawals if isinstance(w, dict)}
+        with uow() as work:
+            fresh = work.orders.get(order.id, for_update=True)
+            if fresh is None:
+                continue
+            work.orders.update(order.id, polled_at=work.now)
+            if not confirmations_enabled and states & {"EXECUTED", "CONFIRMED"}:
+                payout, effects = payouts.on_confirmed(_payout(fresh))
+                apply_payout_effects(work, fresh, effects, reference=f"poll:{order.id}:executed")
+                work.orders.update(order.id, state=payout.state.value)
+                posted += bool(effects)
+            work.commit()
+    return posted
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+@dataclass
+class Reconciliation:
+    """Our ``asset:trustly`` against Trustly's Balance, per currency, and orders still open."""
+
+    ours: dict[str, Money] = field(default_factory=dict)
+    theirs: dict[str, Money] = field(default_factory=dict)
+    open_orders: int = 0
+
+    @property
+    def differences(self) -> dict[str, Money]:
+        currencies = set(self.ours) | set(self.theirs)
+        result = {}
+        for currency in sorted(currencies):
+            ours = self.ours.get(currency, Money.zero(currency))
+            theirs = self.theirs.get(currency, Money.zero(currency))
+            if ours != theirs:
+                result[currency] = theirs - ours
+        return result
+
+
+def reconcile(uow: UnitOfWorkFactory, client: TrustlyClient) -> Reconciliation:
+    """Trustly's balance should equal what we hold there: posted, less payouts reserved (their
+    money left Trustly's balance when the payout was accepted)."""
+    report = Reconciliation()
+    for entry in client.call("Balance", {}):
+        currency = str(entry["currency"])
+        report.theirs[currency] = Money.of(str(entry["balance"]), currency)
+    with uow() as work:
+        for account in work.ledger.accounts():
+            if account.code == TRUSTLY:
+                held = account.debits_posted - account.credits_posted - account.credits_pending
+                report.ours[account.currency] = Money(account.currency, held)
+        report.open_orders = len(work.orders.in_state("payout", ("requested", "sent"))) + len(
+            work.orders.in_state("deposit", ("created", "started", "pending"))
+        )
+    if report.differences:
+        logger.error("reconciliation: our books differ from Trustly's: %s", report.differences)
+    return report

@@ -1,0 +1,125 @@
+"""The trading wallet end to end: the merchant app against the real emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from fintrust.domain.money import Money
+from fintrust.services import outbox, payments
+from tests.e2e.harness import NOTIFY, World, build_world
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def world(engine: Engine, tmp_path: Path) -> Iterator[World]:
+    created = build_world(engine, tmp_path)
+    yield created
+    created.close()
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        "deposit-ok",
+        "deposit-ok-pending-credit-account",
+        "deposit-ok-account-pending-credit",
+        "deposit-ok-account-credit-pending",
+        "deposit-ok-credit-pending-account",
+        "deposit-ok-credit-account-pending",
+        "deposit-duplicates",
+        "deposit-reply-lost",
+    ],
+)
+async def test_a_deposit_credits_once_in_any_arrival_order(world: World, scenario: str) -> None:
+    customer = world.customer()
+    order_id = world.deposit(customer, "100.00")
+    assert world.balance(customer) == 0
+    await world.complete(order_id, scenario)
+    await world.emulator.advance(3600)
+    assert world.balance(customer) == Decimal("100.00")
+    assert world.emulator.store.balance(world.services.settings.trustly_username, "EUR") == Decimal(
+        "100.00"
+    )
+    records = world.emulator.store.notifications_of(order_id)
+    assert all(r.state == "delivered" for r in records)
+
+
+async def test_d1_credit_then_debit_leaves_nothing(world: World) -> None:
+    customer = world.customer()
+    order_id = world.deposit(customer, "50.00")
+    await world.complete(order_id, "D1")
+    assert world.balance(customer) == Decimal("50.00")
+    await world.emulator.advance(5)
+    assert world.balance(customer) == 0
+
+
+async def test_pending_then_cancel_and_other_amount(world: World) -> None:
+    customer = world.customer()
+    cancelled = world.deposit(customer, "20.00")
+    await world.complete(cancelled, "deposit-pending-then-cancel")
+    await world.emulator.advance(3600)
+    other = world.deposit(customer, "20.00")
+    await world.complete(other, "deposit-credit-other-amount")
+    assert world.balance(customer) == 0
+    with world.uow() as work:
+        [item] = work.suspense.open_items()
+    assert (item.amount, item.currency) == (1000, "EUR")
+
+
+async def test_withdraw_ok_is_posted_on_payoutconfirmation(world: World) -> None:
+    customer = world.customer()
+    await world.complete(world.deposit(customer, "100.00"))
+    payout = payments.request_withdrawal(
+        world.uow,
+        customer_id=customer,
+        amount=Money.of("30.00", "EUR"),
+        notification_url=NOTIFY,
+        shopper_statement="fintrust",
+    )
+    assert world.available(customer) == Decimal("70.00")
+    assert world.balance(customer) == Decimal("100.00")
+    assert outbox.drain_outbox(world.uow, world.services.trustly.client) == {"done": 1}
+    await world.emulator.advance(60)
+    assert world.balance(customer) == Decimal("70.00")
+    with world.uow() as work:
+        order = work.orders.get(payout)
+        assert order is not None
+        assert order.state == "confirmed"
+        assert work.ledger.verify() == []
+    assert world.emulator.store.balance(world.services.settings.trustly_username, "EUR") == Decimal(
+        "70.00"
+    )
+
+
+async def test_withdrawals_beyond_the_balance_or_without_an_account_are_refused(
+    world: World,
+) -> None:
+    customer = world.customer()
+    with pytest.raises(payments.WithdrawalRefusedError, match="no verified bank account"):
+        payments.request_withdrawal(
+            world.uow,
+            customer_id=customer,
+            amount=Money.of("1.00", "EUR"),
+            notification_url=NOTIFY,
+            shopper_statement="x",
+        )
+    await world.complete(world.deposit(customer, "10.00"))
+    with pytest.raises(payments.WithdrawalRefusedError, match="available"):
+        payments.request_withdrawal(
+            world.uow,
+            customer_id=customer,
+            amount=Money.of("10.01", "EUR"),
+            notification_url=NOTIFY,
+            shopper_statement="x",
+        )
