@@ -40,6 +40,7 @@ def trustly_keys() -> KeyPair:
 # ---------------------------------------------------------------- databases
 
 import os  # noqa: E402 - the database fixtures are a section of their own
+import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path as _Path  # noqa: E402
 
@@ -49,6 +50,7 @@ from fintrust.adapters.db.engine import make_engine  # noqa: E402
 from fintrust.adapters.db.migrate import upgrade  # noqa: E402
 
 POSTGRES_URL = os.environ.get("FINTRUST_TEST_DATABASE_URL")
+_SCHEMAS: dict[int, str] = {}  # engine -> its private test schema
 
 
 def _postgres_or_skip() -> str:
@@ -60,12 +62,27 @@ def _postgres_or_skip() -> str:
 
 
 def fresh_postgres() -> Engine:
-    engine = make_engine(_postgres_or_skip())
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
+    """A new, migrated schema of its own: tests (and test runs) never see each other's rows."""
+    url = _postgres_or_skip()
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    creator = make_engine(url)
+    with creator.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    creator.dispose()
+    engine = make_engine(url, connect_args={"options": f"-c search_path={schema}"})
+    _SCHEMAS[id(engine)] = schema
     upgrade(engine)
     return engine
+
+
+def drop(engine: Engine) -> None:
+    schema = _SCHEMAS.pop(id(engine), None)
+    engine.dispose()
+    if schema:
+        cleaner = make_engine(engine.url.render_as_string(hide_password=False))
+        with cleaner.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        cleaner.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -77,11 +94,11 @@ def engine(request: pytest.FixtureRequest, tmp_path: _Path) -> Iterator[Engine]:
     else:
         created = fresh_postgres()
     yield created
-    created.dispose()
+    drop(created)
 
 
 @pytest.fixture
 def postgres_engine() -> Iterator[Engine]:
     created = fresh_postgres()
     yield created
-    created.dispose()
+    drop(created)
