@@ -123,3 +123,46 @@ async def test_withdrawals_beyond_the_balance_or_without_an_account_are_refused(
             notification_url=NOTIFY,
             shopper_statement="x",
         )
+
+
+async def test_select_account_and_register_account_store_payout_destinations(world: World) -> None:
+    from fintrust.services import accounts
+
+    customer = world.customer("cust-accounts")
+    order_id, _ = accounts.start_select_account(
+        world.uow,
+        customer_id=customer,
+        notification_url=NOTIFY,
+        success_url="http://m/ok",
+        fail_url="http://m/fail",
+    )
+    outbox.drain_outbox(world.uow, world.services.trustly.client)
+    with world.uow() as work:
+        order = work.orders.get(order_id)
+        assert order is not None
+        assert order.state == "started"
+    await world.complete(str(order.trustly_order_id))
+    with world.uow() as work:
+        selected = work.bank_accounts.of_customer(customer)
+        assert [a.source for a in selected] == ["notification"]
+        assert work.orders.get(order_id).state == "selected"  # type: ignore[union-attr]
+    account_id = accounts.register_bank_account(
+        world.uow,
+        world.services.trustly.client,
+        customer_id=customer,
+        clearing_house="SWEDEN",
+        bank_number="6112",
+        account_number="69706212",
+    )
+    again = accounts.register_bank_account(
+        world.uow,
+        world.services.trustly.client,
+        customer_id=customer,
+        clearing_house="SWEDEN",
+        bank_number="6112",
+        account_number="69706212",
+    )
+    assert account_id == again
+    with world.uow() as work:
+        sources = sorted(a.source for a in work.bank_accounts.of_customer(customer))
+    assert sources == ["notification", "register"]

@@ -156,12 +156,26 @@ def _dispatch(work: SqlUnitOfWork, notification: Notification) -> tuple[str, str
     method = notification.method
     if method == "account" and isinstance(notification.data, AccountNotificationData):
         _save_account(work, order, notification.data)
+        if order.kind == "select_account":
+            work.orders.update(order.id, state="selected")
         return "OK", "account stored as a payout destination", order.id
     if method == "kyc":
         return "CONTINUE", "kyc: continue", order.id  # no KYC policy of our own yet
+    return _by_kind(work, order, notification)
+
+
+def _by_kind(
+    work: SqlUnitOfWork, order: Row[Any], notification: Notification
+) -> tuple[str, str, int]:
+    method = notification.method
     if order.kind == "deposit":
         return _deposit(work, order, notification)
-    return _payout(work, order, notification)
+    if order.kind == "payout":
+        return _payout(work, order, notification)
+    if method == "cancel" and order.state in ("created", "started"):  # SelectAccount abandoned
+        work.orders.update(order.id, state="cancelled")
+        return "OK", "cancel: the account selection ended", order.id
+    return "OK", f"{method}: nothing to do for a {order.kind} order", order.id
 
 
 def _save_account(work: SqlUnitOfWork, order: Row[Any], data: AccountNotificationData) -> None:

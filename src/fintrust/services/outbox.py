@@ -62,7 +62,7 @@ def _succeeded(work: SqlUnitOfWork, row: OutboxRow, result: Any) -> None:
     if order is None:
         return
     order_id = str(result.get("orderid")) if isinstance(result, dict) else None
-    if row.method == "Deposit":
+    if row.method in ("Deposit", "SelectAccount"):
         if order.state == "created":
             work.orders.update(
                 order.id, state="started", trustly_order_id=order_id, checkout_url=result.get("url")
@@ -93,7 +93,7 @@ def _failed(
         order = work.orders.get(row.order_id, for_update=True) if row.order_id else None
         if order is not None and needs_review:
             work.orders.update(order.id, error=f"needs review: {error}")
-        elif order is not None and row.method == "Deposit":
+        elif order is not None and row.method in ("Deposit", "SelectAccount"):
             work.orders.update(order.id, state="failed", error=str(error))
         elif order is not None and row.method == "AccountPayout":
             payout = _payout(order)

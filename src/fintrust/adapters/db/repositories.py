@@ -29,6 +29,7 @@ __all__ = [
     "OrderRepository",
     "OutboxRepository",
     "OutboxRow",
+    "StoredCall",
     "SuspenseRepository",
 ]
 
@@ -187,6 +188,16 @@ class OutboxRow:
     attempts: int
 
 
+@dataclass(frozen=True)
+class StoredCall:
+    id: int
+    method: str
+    status: str
+    attempts: int
+    result_data: Any
+    last_error: str | None
+
+
 class OutboxRepository(_Repository):
     def add(self, method: str, uuid: str, data: dict[str, Any], order_id: int | None) -> int:
         key = self._db.execute(
@@ -204,6 +215,33 @@ class OutboxRepository(_Repository):
         )
         assert key.inserted_primary_key is not None
         return int(key.inserted_primary_key[0])
+
+    def claim(self, outbox_id: int, lease: dt.timedelta = dt.timedelta(minutes=2)) -> OutboxRow:
+        """Claim one call to send it now (a Deposit the customer waits for): the worker skips
+        it while the lease lasts, so it is not sent twice at the same moment."""
+        o = outbox.c
+        self._db.execute(
+            update(outbox)
+            .where(o.id == outbox_id)
+            .values(claimed_until=self._now + lease, attempts=o.attempts + 1)
+        )
+        row = self._db.execute(select(outbox).where(o.id == outbox_id)).one()
+        return OutboxRow(
+            row.id, row.method, row.uuid, row.order_id, json.loads(row.data), row.attempts
+        )
+
+    def get(self, outbox_id: int) -> StoredCall | None:
+        row = self._db.execute(select(outbox).where(outbox.c.id == outbox_id)).first()
+        if row is None:
+            return None
+        return StoredCall(
+            row.id,
+            row.method,
+            row.status,
+            row.attempts,
+            json.loads(row.result) if row.result else None,
+            row.last_error,
+        )
 
     def claim_due(self, limit: int, lease: dt.timedelta) -> list[OutboxRow]:
         """Take due calls for this worker for ``lease``: other workers skip them (PostgreSQL
