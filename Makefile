@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/fintrust --help
+	$(BIN)/fintrust demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
+
+_PROCESS_SESSION_SECRET = secrets.token_urlsafe(48)
 
 
 class Settings(BaseSettings):
@@ -31,8 +34,29 @@ class Settings(BaseSettings):
         description="The NotificationURL sent to Trustly: hard to guess, no '?'",
     )
     public_base_url: str = "http://127.0.0.1:8000"
+    # Signs the customer pages' session cookies and CSRF tokens. The default is random per
+    # process: sessions end on restart and differ between processes. Production MUST set it
+    # (the same long random value in every process, e.g. `python -c "import secrets;
+    # print(secrets.token_urlsafe(48))"`), and never show or log it.
+    session_secret: SecretStr = Field(
+        default=SecretStr(_PROCESS_SESSION_SECRET),
+        description="Key for the customer pages' session cookies and CSRF tokens; set it in "
+        "production (default: random per process)",
+    )
     shopper_statement: str = "fintrust"
     max_notification_bytes: int = 64 * 1024
     # GetWithdrawals: Trustly asks for at most one call per payout every 15 minutes.
     payout_poll_interval_seconds: int = 15 * 60
     worker_poll_seconds: float = 1.0
+    payoutconfirmation_enabled: bool = Field(
+        default=True,
+        description="Trustly sends us payoutconfirmation (an optional notification); when off, "
+        "the worker posts a payout once GetWithdrawals reports it executed",
+    )
+    reconcile_interval_minutes: float = Field(
+        default=60, description="How often the worker reconciles with Balance; 0: never"
+    )
+    acceptance_hook: bool = Field(
+        default=False,
+        description="Serve /_acceptance (the emulator's acceptance runner hook): demo/test only",
+    )

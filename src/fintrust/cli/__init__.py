@@ -64,8 +64,13 @@ def main() -> None:
     """
 
 
+main.add_lazy_command("api-keys", "fintrust.cli.api_keys:api_keys")
 main.add_lazy_command("db", "fintrust.cli.db:db")
+main.add_lazy_command("demo", "fintrust.cli.demo:demo")
 main.add_lazy_command("keys", "fintrust.cli.keys:keys")
 main.add_lazy_command("ledger", "fintrust.cli.ledger:ledger")
+main.add_lazy_command("reconcile", "fintrust.cli.reconcile:reconcile")
+main.add_lazy_command("serve", "fintrust.cli.serve:serve")
 main.add_lazy_command("signature", "fintrust.cli.signature:signature")
+main.add_lazy_command("worker", "fintrust.cli.worker:worker")
 main.add_lazy_command("emulator", "trustly_emulator.cli:emulator")

@@ -26,6 +26,7 @@ __all__ = [
     "account_kind",
     "apply",
     "claim",
+    "opens_with_no_overdraft",
     "totals_balance",
     "wallet",
 ]
@@ -36,6 +37,12 @@ SUSPENSE = "liability:suspense"  # received but not yet attributable: an operato
 
 def wallet(customer_id: int | str) -> str:
     return f"liability:wallet:{customer_id}"
+
+
+def opens_with_no_overdraft(code: str) -> bool:
+    """Whether an account must refuse to pay out more than it holds from the moment it is
+    opened, whatever opens it: a customer's wallet, in every currency."""
+    return code.startswith(wallet(""))
 
 
 def claim(claim_id: int | str) -> str:

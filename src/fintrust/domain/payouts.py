@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from fintrust.domain.money import Money
 
 __all__ = [
+    "ParkInSuspense",
     "PayoutOrder",
     "PayoutState",
     "PostReservation",
@@ -60,7 +61,15 @@ class ReturnPayout:
     reason: str
 
 
-Effect = PostReservation | VoidReservation | ReturnPayout
+@dataclass(frozen=True, slots=True)
+class ParkInSuspense:
+    """Money came back that does not match the payout: an operator decides."""
+
+    amount: Money
+    reason: str
+
+
+Effect = PostReservation | VoidReservation | ReturnPayout | ParkInSuspense
 
 
 def on_sent(order: PayoutOrder) -> tuple[PayoutOrder, list[Effect]]:
@@ -84,7 +93,15 @@ def on_confirmed(order: PayoutOrder) -> tuple[PayoutOrder, list[Effect]]:
 
 def on_credit(order: PayoutOrder, amount: Money) -> tuple[PayoutOrder, list[Effect]]:
     """The money came back: before confirmation the reservation is voided, after it a new
-    transfer returns it. A second credit (or a credit after a cancel) changes nothing."""
+    transfer returns it. A credit of another amount or currency is parked in suspense and
+    settles nothing. A second credit (or a credit after a cancel) changes nothing."""
+    if order.state in (PayoutState.FAILED, PayoutState.RETURNED):
+        return order, []
+    if amount != order.amount:
+        # Before, any credit voided or returned the payout, and a returned one gave the customer
+        # whatever amount and currency the credit named (1000.00 back for a 30.00 payout). Money
+        # that does not match the order goes to suspense, as for deposits (DESIGN.md).
+        return order, [ParkInSuspense(amount, f"credited {amount} for a payout of {order.amount}")]
     if order.open:
         return replace(order, state=PayoutState.FAILED), [VoidReservation("payout failed")]
     if order.state is PayoutState.CONFIRMED:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from fintrust.adapters.db.uow import SqlUnitOfWork
 from fintrust.services.customers import CustomerNotFoundError
-from fintrust.services.outbox import send_call
+from fintrust.services.outbox import send_now
 from fintrust.trustly import TrustlyClient
 
 __all__ = ["register_bank_account", "start_select_account"]
@@ -86,9 +86,8 @@ def register_bank_account(
             "Lastname": customer.lastname,
         }
         outbox_id = work.outbox.add("RegisterAccount", str(uuid_module.uuid4()), data, None)
-        row = work.outbox.claim(outbox_id)
         work.commit()
-    if send_call(uow, client, row) != "done":
+    if send_now(uow, client, outbox_id) != "done":
         with uow() as work:
             error = work.outbox.get(outbox_id)
         raise ValueError(f"RegisterAccount failed: {error.last_error if error else 'unknown'}")

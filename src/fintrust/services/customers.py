@@ -8,13 +8,23 @@ from dataclasses import dataclass
 from fintrust.adapters.db.uow import SqlUnitOfWork
 from fintrust.domain.ledger import AccountBalance, wallet
 
-__all__ = ["CustomerNotFoundError", "Wallet", "register_customer", "wallet_of"]
+__all__ = [
+    "CustomerExistsError",
+    "CustomerNotFoundError",
+    "Wallet",
+    "register_customer",
+    "wallet_of",
+]
 
 UnitOfWorkFactory = Callable[[], SqlUnitOfWork]
 
 
 class CustomerNotFoundError(LookupError):
     pass
+
+
+class CustomerExistsError(ValueError):
+    """An EndUserID identifies one customer for life: it cannot be registered twice."""
 
 
 def register_customer(
@@ -31,6 +41,8 @@ def register_customer(
 ) -> int:
     """A new customer with an empty wallet that can never pay out more than it holds."""
     with uow() as work:
+        if work.customers.by_end_user_id(end_user_id) is not None:
+            raise CustomerExistsError(f"a customer with EndUserID {end_user_id!r} exists")
         customer_id = work.customers.add(
             end_user_id=end_user_id,
             name=f"{firstname} {lastname}".strip(),
@@ -52,8 +64,9 @@ class Wallet:
 
     @property
     def frozen(self) -> bool:
-        """A wallet taken below zero (a deposit reversed after use) pays nothing out."""
-        return self.balance.posted.minor < 0
+        """A wallet taken below zero (a deposit reversed after use, possibly while a payout was
+        reserved) pays nothing out until money comes in again."""
+        return self.balance.available.minor < 0
 
 
 def wallet_of(work: SqlUnitOfWork, customer_id: int, currency: str) -> Wallet:

@@ -67,7 +67,10 @@ def handle_notification(
     signer: Signer,
     max_bytes: int = 64 * 1024,
 ) -> NotificationAnswer:
-    text = body[:max_bytes].decode("utf-8", errors="replace")
+    # What is stored for the audit. PostgreSQL text cannot hold NUL, so a body with a NUL byte
+    # (never valid JSON) made storing its receipt fail with a 500 on PostgreSQL: replace it as
+    # undecodable bytes are replaced.
+    text = body[:max_bytes].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     parsed = _parse(uow, body, text, verifier, max_bytes)
     if isinstance(parsed, NotificationAnswer):
         return parsed
@@ -119,6 +122,11 @@ def _parse(
         return _refuse(uow, text, 400, f"signature: {exc}")
     except InvalidNotificationError as exc:
         return _refuse(uow, text, 400, f"malformed: {exc}")
+    except RecursionError:
+        # JSON nested a few thousand levels deep fits in the size limit, and json.loads raises
+        # RecursionError (not ValueError) on it: without this it escaped as a 500 and the raw
+        # body was never stored.
+        return _refuse(uow, text, 400, "malformed: JSON nested too deeply")
 
 
 def _reply(
@@ -306,14 +314,23 @@ def _payout(work: SqlUnitOfWork, row: Row[Any], notification: Notification) -> t
     else:
         return "OK", f"{method}: nothing to do for a payout", row.id
     apply_payout_effects(
-        work, row, effects, reference=f"notification:{notification.notification_id}"
+        work,
+        row,
+        effects,
+        reference=f"notification:{notification.notification_id}",
+        notification_id=notification.notification_id,
     )
     work.orders.update(row.id, state=order.state.value)
     return "OK", _describe(method, effects), row.id
 
 
 def apply_payout_effects(
-    work: SqlUnitOfWork, row: Row[Any], effects: list[payouts.Effect], *, reference: str
+    work: SqlUnitOfWork,
+    row: Row[Any],
+    effects: list[payouts.Effect],
+    *,
+    reference: str,
+    notification_id: str | None = None,
 ) -> None:
     """Book a payout's effects: post or void its reservation, or return it with a new transfer."""
     customer_wallet = wallet(row.customer_id)
@@ -331,6 +348,15 @@ def apply_payout_effects(
                 )
             case payouts.ReturnPayout(amount=money):
                 transfers.append(_transfer(TRUSTLY, customer_wallet, money))
+            case payouts.ParkInSuspense(amount=money, reason=reason):
+                transfers.append(_transfer(TRUSTLY, SUSPENSE, money))
+                work.suspense.add(
+                    order_id=row.id,
+                    notification_id=notification_id,
+                    amount=money.minor,
+                    currency=money.currency,
+                    reason=reason,
+                )
     if transfers:
         work.ledger.record(
             LedgerTransaction(reference, f"payout {row.message_id}", tuple(transfers))

@@ -23,7 +23,14 @@ from fintrust.trustly import (
     UnknownOutcomeError,
 )
 
-__all__ = ["Reconciliation", "drain_outbox", "poll_payouts", "reconcile", "send_call"]
+__all__ = [
+    "Reconciliation",
+    "drain_outbox",
+    "poll_payouts",
+    "reconcile",
+    "send_call",
+    "send_now",
+]
 
 logger = logging.getLogger("fintrust.outbox")
 
@@ -55,6 +62,18 @@ def send_call(uow: UnitOfWorkFactory, client: TrustlyClient, row: OutboxRow) -> 
             _succeeded(work, row, result)
         work.commit()
     return "done"
+
+
+def send_now(uow: UnitOfWorkFactory, client: TrustlyClient, outbox_id: int) -> str:
+    """Send one call at once (the customer waits for a Deposit's URL), claimed first so that
+    a worker draining the outbox at the same moment skips it. Returns the outcome in a word;
+    "claimed" when it was already sent or another sender holds it."""
+    with uow() as work:
+        row = work.outbox.claim_pending(outbox_id, LEASE)
+        work.commit()
+    if row is None:
+        return "claimed"
+    return send_call(uow, client, row)
 
 
 def _succeeded(work: SqlUnitOfWork, row: OutboxRow, result: Any) -> None:

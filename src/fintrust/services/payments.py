@@ -59,7 +59,11 @@ def start_deposit(
     shopper_statement: str,
     ip: str | None = None,
 ) -> DepositStart:
-    """Write the deposit order and its Deposit call; the caller sends it (``send_call``)."""
+    """Write the deposit order and its Deposit call; the caller sends it (``send_now``).
+
+    ``success_url`` and ``fail_url`` may name the new order as ``{order_id}``: the order's id
+    exists only inside this transaction, and the customer's return page needs it.
+    """
     with uow() as work:
         customer = work.customers.get(customer_id)
         if customer is None:
@@ -80,8 +84,8 @@ def start_deposit(
             amount,
             message_id=message_id,
             notification_url=notification_url,
-            success_url=success_url,
-            fail_url=fail_url,
+            success_url=success_url.replace("{order_id}", str(order_id)),
+            fail_url=fail_url.replace("{order_id}", str(order_id)),
             shopper_statement=shopper_statement,
             express_account=accounts[0].account_id if accounts else None,
             ip=ip,

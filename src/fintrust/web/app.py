@@ -11,7 +11,11 @@ from sqlalchemy import Engine
 from fintrust.adapters.db.uow import SqlUnitOfWork
 from fintrust.adapters.trustly import TrustlyGateway
 from fintrust.settings import Settings
+from fintrust.web.acceptance_hook import router as acceptance_router
+from fintrust.web.api import router as api_router
 from fintrust.web.notifications import router as notifications_router
+from fintrust.web.pages import router as pages_router
+from fintrust.web.pages import static_files
 
 __all__ = ["Services", "create_app"]
 
@@ -25,6 +29,10 @@ class Services:
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine)
 
+    def reader(self) -> SqlUnitOfWork:
+        """A read-only unit of work (pages, status polls): no write lock on SQLite."""
+        return SqlUnitOfWork(self.engine, read_only=True)
+
 
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(
@@ -34,4 +42,9 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     app.state.uow = partial(SqlUnitOfWork, services.engine)
     app.include_router(notifications_router)
+    app.include_router(pages_router)
+    app.mount("/static", static_files(), name="static")
+    app.include_router(api_router)
+    if services.settings.acceptance_hook:  # demo and tests only: see docs/emulator.md
+        app.include_router(acceptance_router)
     return app

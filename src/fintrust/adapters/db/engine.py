@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-__all__ = ["is_sqlite", "make_engine"]
+__all__ = ["READ_ONLY", "is_sqlite", "make_engine"]
+
+READ_ONLY = "fintrust_read_only"  # connection.info flag for the next BEGIN
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -39,7 +41,11 @@ def make_engine(url: str, **options: Any) -> Engine:
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
         # Take the write lock at the start: a read-then-write transaction cannot deadlock
-        # against another writer or fail on upgrade, it waits for its turn.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # against another writer or fail on upgrade, it waits for its turn. A read-only unit
+        # of work (pages, polls) takes no lock and does not queue behind writers.
+        if connection.info.pop(READ_ONLY, False):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

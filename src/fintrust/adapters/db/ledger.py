@@ -17,6 +17,7 @@ from fintrust.domain.ledger import (
     LedgerTransaction,
     Transfer,
     TransferKind,
+    opens_with_no_overdraft,
 )
 from fintrust.domain.money import Money
 
@@ -47,6 +48,11 @@ class LedgerRepository:
 
     def account(self, code: str, currency: str, *, no_overdraft: bool = False) -> int:
         """The account's id, opening it on first use."""
+        # A wallet in a currency the customer was not registered in was opened by its first
+        # credit without the flag, so concurrent withdrawals on PostgreSQL could each pass the
+        # balance check and overdraw it (8 x 60.00 SEK paid out of 100.00 SEK). Wallets are
+        # no-overdraft whichever transfer opens them.
+        no_overdraft = no_overdraft or opens_with_no_overdraft(code)
         found = self._db.execute(
             select(ledger_accounts.c.id).where(
                 ledger_accounts.c.code == code, ledger_accounts.c.currency == currency
@@ -225,7 +231,11 @@ class LedgerRepository:
                     mismatches.append(Mismatch(row.code, row.currency, name, stored, recomputed))
         return mismatches
 
-    def accounts(self) -> list[AccountBalance]:
+    def accounts(self, code: str | None = None) -> list[AccountBalance]:
+        """Every account, or the accounts named ``code`` (one per currency)."""
+        query = select(ledger_accounts).order_by(ledger_accounts.c.code, ledger_accounts.c.currency)
+        if code is not None:
+            query = query.where(ledger_accounts.c.code == code)
         return [
             AccountBalance(
                 row.code,
@@ -236,5 +246,5 @@ class LedgerRepository:
                 row.credits_pending,
                 row.no_overdraft,
             )
-            for row in self._db.execute(select(ledger_accounts).order_by(ledger_accounts.c.code))
+            for row in self._db.execute(query)
         ]

@@ -216,20 +216,6 @@ class OutboxRepository(_Repository):
         assert key.inserted_primary_key is not None
         return int(key.inserted_primary_key[0])
 
-    def claim(self, outbox_id: int, lease: dt.timedelta = dt.timedelta(minutes=2)) -> OutboxRow:
-        """Claim one call to send it now (a Deposit the customer waits for): the worker skips
-        it while the lease lasts, so it is not sent twice at the same moment."""
-        o = outbox.c
-        self._db.execute(
-            update(outbox)
-            .where(o.id == outbox_id)
-            .values(claimed_until=self._now + lease, attempts=o.attempts + 1)
-        )
-        row = self._db.execute(select(outbox).where(o.id == outbox_id)).one()
-        return OutboxRow(
-            row.id, row.method, row.uuid, row.order_id, json.loads(row.data), row.attempts
-        )
-
     def get(self, outbox_id: int) -> StoredCall | None:
         row = self._db.execute(select(outbox).where(outbox.c.id == outbox_id)).first()
         if row is None:
@@ -269,6 +255,24 @@ class OutboxRepository(_Repository):
             OutboxRow(r.id, r.method, r.uuid, r.order_id, json.loads(r.data), r.attempts + 1)
             for r in rows
         ]
+
+    def claim_pending(self, outbox_id: int, lease: dt.timedelta) -> OutboxRow | None:
+        """Claim one call to send it now (a Deposit the customer waits for): None when it is no
+        longer pending or another sender (a worker) holds it, so it is never sent twice at once."""
+        o = outbox.c
+        claimed = self._db.execute(
+            update(outbox)
+            .where(
+                o.id == outbox_id,
+                o.status == "pending",
+                or_(o.claimed_until.is_(None), o.claimed_until <= self._now),
+            )
+            .values(claimed_until=self._now + lease, attempts=o.attempts + 1)
+        )
+        if claimed.rowcount != 1:
+            return None
+        r = self._db.execute(select(outbox).where(o.id == outbox_id)).one()
+        return OutboxRow(r.id, r.method, r.uuid, r.order_id, json.loads(r.data), r.attempts)
 
     def finish(
         self, outbox_id: int, status: str, *, result: Any = None, error: str | None = None

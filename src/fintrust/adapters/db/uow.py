@@ -15,6 +15,7 @@ from types import TracebackType
 
 from sqlalchemy import Connection, Engine
 
+from fintrust.adapters.db.engine import READ_ONLY
 from fintrust.adapters.db.ledger import LedgerRepository
 from fintrust.adapters.db.repositories import (
     BankAccountRepository,
@@ -33,13 +34,22 @@ def utc_now() -> dt.datetime:
 
 
 class SqlUnitOfWork:
-    def __init__(self, engine: Engine, *, clock: Callable[[], dt.datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], dt.datetime] = utc_now,
+        read_only: bool = False,
+    ) -> None:
         self._engine = engine
         self._clock = clock
+        self._read_only = read_only
         self._connection: Connection | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
         connection = self._engine.connect()
+        if self._read_only:
+            connection.info[READ_ONLY] = True
         connection.begin()
         self._connection = connection
         self.now = self._clock()
@@ -63,6 +73,8 @@ class SqlUnitOfWork:
         return self.connection.dialect.name == "postgresql"
 
     def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         self.connection.commit()
 
     def rollback(self) -> None:
