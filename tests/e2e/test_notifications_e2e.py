@@ -647,3 +647,47 @@ async def test_a_payout_credit_that_does_not_match_the_payout_is_parked_in_suspe
     assert (item.amount, item.currency) == (Money.of(amount, currency).minor, currency)
     assert parked == Money.of(amount, currency)
     assert_books_sound(world)
+
+
+@pytest.mark.parametrize("method", ["credit", "debit"])
+@pytest.mark.parametrize("kind", ["deposit", "payout"])
+async def test_a_zero_amount_credit_or_debit_is_answered_and_books_nothing(
+    world: World, method: str, kind: str
+) -> None:
+    """The emulator's deposit-credit-other-amount on a 0.01 deposit credits 0.00: a signed,
+    well-formed notification that used to crash the handler (a zero-amount transfer)."""
+    customer = await funded_customer(world)
+    if kind == "deposit":
+        order_id = world.deposit(customer, "100.00")
+    else:
+        payout = withdraw(world, customer, "30.00")
+        assert drain(world) == {"done": 1}
+        order_id = order_row(world, payout).trustly_order_id
+    before = books(world)
+    body = notification(world, method, order_id, amount="0.00")
+    response = await post(world, body)
+    assert reply_status(world, body, response) == "OK"
+    after = books(world)
+    assert after.inbox == before.inbox + 1  # answered and remembered ...
+    assert (after.accounts, after.transactions, after.suspense, after.orders) == (
+        before.accounts,
+        before.transactions,
+        before.suspense,
+        before.orders,
+    )  # ... and nothing else
+    assert_books_sound(world)
+
+
+async def test_the_smallest_deposit_credited_at_half_books_nothing_and_settles(
+    world: World,
+) -> None:
+    customer = world.customer()
+    order_id = world.deposit(customer, "0.01")
+    await world.complete(order_id, "deposit-credit-other-amount")
+    await world.emulator.advance(3600)
+    records = world.emulator.store.notifications_of(order_id)
+    assert {r.method: r.data.get("amount") for r in records}["credit"] == "0.00"
+    assert all(r.state == "delivered" for r in records)
+    assert world.balance(customer) == 0
+    assert_books_sound(world)
+    assert_books_equal_trustlys(world)

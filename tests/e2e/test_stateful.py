@@ -55,7 +55,7 @@ PAYOUT_SCENARIOS = [s.id for s in for_kind("AccountPayout")]
 # Trustly only ever debits a deposit after crediting it; shuffling D1 could put the debit
 # first, which the emulator books as 0.00 while notifying the full amount.
 NOT_SHUFFLED = {"D1"}
-AMOUNTS = ["0.02", "1.00", "10.00", "25.50", "99.99", "250.00"]
+AMOUNTS = ["0.01", "0.02", "1.00", "10.00", "25.50", "99.99", "250.00"]  # 0.01: half is 0.00
 STEPS = [1, 5, 30, 61, 600, 1801, 3601, 86401]
 FAULTS = st.sampled_from([None, None, "duplicate", "shuffle", "drop_reply"])
 

@@ -122,11 +122,6 @@ def _parse(
         return _refuse(uow, text, 400, f"signature: {exc}")
     except InvalidNotificationError as exc:
         return _refuse(uow, text, 400, f"malformed: {exc}")
-    except RecursionError:
-        # JSON nested a few thousand levels deep fits in the size limit, and json.loads raises
-        # RecursionError (not ValueError) on it: without this it escaped as a 500 and the raw
-        # body was never stored.
-        return _refuse(uow, text, 400, "malformed: JSON nested too deeply")
 
 
 def _reply(
@@ -169,6 +164,13 @@ def _dispatch(work: SqlUnitOfWork, notification: Notification) -> tuple[str, str
         return "OK", "account stored as a payout destination", order.id
     if method == "kyc":
         return "CONTINUE", "kyc: continue", order.id  # no KYC policy of our own yet
+    amount = _money(notification)
+    if method in ("credit", "debit") and amount is not None and not amount.is_positive:
+        # A credit of 0.00 (half of a 0.01 deposit, say) became a zero-amount transfer, which
+        # the ledger refuses: LedgerError, a 500 on every re-delivery until Trustly gave up.
+        # There is no money to book; the answer and this outcome stay in the inbox.
+        logger.warning("%s of %s for order %s: nothing to book", method, amount, order.id)
+        return "OK", f"{method} of {amount}: not a positive amount, nothing booked", order.id
     return _by_kind(work, order, notification)
 
 

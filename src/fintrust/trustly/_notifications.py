@@ -184,6 +184,8 @@ def parse_notification(body: bytes | str | Mapping[str, Any], verifier: Verifier
         part = signed_part(message)
     except ValueError as exc:
         raise InvalidNotificationError(f"not a JSON-RPC notification: {exc}") from None
+    except RecursionError:  # a few KB of "[[[[..." exhausts the parser's recursion
+        raise InvalidNotificationError("not a JSON-RPC notification: nested too deeply") from None
     if part.kind != "notification" or message.get("version") != "1.1":
         raise InvalidNotificationError("not a JSON-RPC 1.1 notification (method, params, version)")
     if not part.method or not part.uuid or not isinstance(part.data, Mapping):

@@ -199,6 +199,11 @@ def test_malformed_bodies_are_refused(trustly_keys: KeyPair, body: bytes) -> Non
         parse_notification(body, trustly_keys.verifier)
 
 
+def test_deeply_nested_json_is_refused_not_crashed(trustly_keys: KeyPair) -> None:
+    with pytest.raises(InvalidNotificationError, match="nested too deeply"):
+        parse_notification(b"[" * 100_000 + b"]" * 100_000, trustly_keys.verifier)
+
+
 def test_a_known_method_missing_its_fields_is_refused_after_verification(
     trustly_keys: KeyPair,
 ) -> None:
