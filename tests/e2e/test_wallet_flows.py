@@ -166,3 +166,34 @@ async def test_select_account_and_register_account_store_payout_destinations(wor
     with world.uow() as work:
         sources = sorted(a.source for a in work.bank_accounts.of_customer(customer))
     assert sources == ["notification", "register"]
+
+
+async def test_withdrawals_pay_back_to_the_account_deposited_from(world: World) -> None:
+    from fintrust.services import accounts
+
+    customer = world.customer("cust-closed-loop")
+    order_id = world.deposit(customer, "40.00")
+    await world.complete(order_id)
+    deposited_from = world.emulator.store.orders[order_id].account_id
+    registered = accounts.register_bank_account(  # newer, but never paid from
+        world.uow,
+        world.services.trustly.client,
+        customer_id=customer,
+        clearing_house="SWEDEN",
+        bank_number="6112",
+        account_number="69706299",
+    )
+    assert registered != deposited_from
+    payout = payments.request_withdrawal(
+        world.uow,
+        customer_id=customer,
+        amount=Money.of("10.00", "EUR"),
+        notification_url=NOTIFY,
+        shopper_statement="fintrust",
+    )
+    with world.uow() as work:
+        order = work.orders.get(payout)
+        assert order is not None
+        assert order.account_id == deposited_from
+    second = world.deposit(customer, "5.00")  # Trustly Express: the same account pre-selected
+    assert world.emulator.store.orders[second].attributes["AccountID"] == deposited_from

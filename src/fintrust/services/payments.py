@@ -78,7 +78,11 @@ def start_deposit(
             amount=amount.minor,
             state="created",
         )
-        accounts = work.bank_accounts.of_customer(customer_id)
+        # Trustly Express needs the AccountID of the customer's last *deposit* account, which
+        # only an account notification gives (a registered account was never paid from).
+        deposited_from = [
+            a for a in work.bank_accounts.of_customer(customer_id) if a.source == "notification"
+        ]
         data = deposit_request_data(
             customer,
             amount,
@@ -87,7 +91,7 @@ def start_deposit(
             success_url=success_url.replace("{order_id}", str(order_id)),
             fail_url=fail_url.replace("{order_id}", str(order_id)),
             shopper_statement=shopper_statement,
-            express_account=accounts[0].account_id if accounts else None,
+            express_account=deposited_from[0].account_id if deposited_from else None,
             ip=ip,
         )
         outbox_id = work.outbox.add("Deposit", str(uuid_module.uuid4()), data, order_id)
@@ -156,7 +160,12 @@ def request_withdrawal(
         customer = work.customers.get(customer_id)
         if customer is None:
             raise CustomerNotFoundError(customer_id)
-        accounts = [a for a in work.bank_accounts.of_customer(customer_id) if a.verified]
+        # Closed loop: pay back to the account the customer deposited from (account
+        # notifications), else to a verified account they registered or selected.
+        accounts = sorted(
+            (a for a in work.bank_accounts.of_customer(customer_id) if a.verified),
+            key=lambda a: a.source != "notification",
+        )
         if not accounts:
             raise WithdrawalRefusedError(
                 "no verified bank account yet: a completed deposit gives us the account to pay"
