@@ -195,5 +195,6 @@ async def test_withdrawals_pay_back_to_the_account_deposited_from(world: World) 
         order = work.orders.get(payout)
         assert order is not None
         assert order.account_id == deposited_from
+    assert outbox.drain_outbox(world.uow, world.services.trustly.client) == {"done": 1}
     second = world.deposit(customer, "5.00")  # Trustly Express: the same account pre-selected
     assert world.emulator.store.orders[second].attributes["AccountID"] == deposited_from
