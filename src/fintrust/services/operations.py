@@ -1,0 +1,115 @@
+"""What operators do: resolve suspense items, find frozen wallets."""
+
+from __future__ import annotations
+
+import enum
+import uuid as uuid_module
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from fintrust.adapters.db.schema import ledger_accounts, suspense_items
+from fintrust.adapters.db.uow import SqlUnitOfWork
+from fintrust.domain.ledger import SUSPENSE, TRUSTLY, LedgerTransaction, Transfer, wallet
+from fintrust.domain.money import Money
+
+__all__ = ["FrozenWallet", "Resolution", "frozen_wallets", "resolve_suspense"]
+
+UnitOfWorkFactory = Callable[[], SqlUnitOfWork]
+WRITE_OFFS = "expense:write-offs"
+
+
+class Resolution(enum.Enum):
+    TO_CUSTOMER = "to-customer"  # the customer really paid it: give it to them
+    REFUNDED = "refunded"  # sent back to the payer at Trustly: the money leaves
+    RECOVERED = "recovered"  # a negative item, taken from the customer's wallet
+    WRITTEN_OFF = "written-off"  # a negative item, booked as a loss
+
+
+@dataclass(frozen=True)
+class FrozenWallet:
+    customer_id: int
+    currency: str
+    balance: Money
+    available: Money
+
+
+def resolve_suspense(
+    uow: UnitOfWorkFactory, item_id: int, resolution: Resolution, note: str
+) -> None:
+    """Close an open suspense item with the balanced transfer its resolution means. The unique
+    reference refuses resolving the same item twice."""
+    with uow() as work:
+        item = work.connection.execute(
+            select(suspense_items).where(suspense_items.c.id == item_id).with_for_update()
+        ).first()
+        if item is None:
+            raise LookupError(f"no suspense item {item_id}")
+        if item.status != "open":
+            raise ValueError(f"suspense item {item_id} is {item.status} already")
+        amount = Money(item.currency, abs(item.amount))
+        customer_id = _customer_of(work, item.order_id)
+        if item.amount > 0:
+            if resolution is Resolution.TO_CUSTOMER:
+                debit, credit = SUSPENSE, wallet(_required(customer_id, item_id))
+            elif resolution is Resolution.REFUNDED:
+                debit, credit = SUSPENSE, TRUSTLY
+            else:
+                raise ValueError("a positive item is given to the customer or refunded")
+        elif resolution is Resolution.RECOVERED:
+            debit, credit = wallet(_required(customer_id, item_id)), SUSPENSE
+        elif resolution is Resolution.WRITTEN_OFF:
+            debit, credit = WRITE_OFFS, SUSPENSE
+        else:
+            raise ValueError("a negative item is recovered from the customer or written off")
+        work.ledger.record(
+            LedgerTransaction(
+                f"suspense:{item_id}:resolve",
+                f"suspense {item_id} {resolution.value}: {note}",
+                (Transfer(str(uuid_module.uuid4()), debit, credit, amount),),
+            ),
+            # Recovering from a wallet may take it below zero, as a debit would.
+            enforce_no_overdraft=False,
+        )
+        work.connection.execute(
+            update(suspense_items)
+            .where(suspense_items.c.id == item_id)
+            .values(
+                status="resolved", resolution=f"{resolution.value}: {note}", resolved_at=work.now
+            )
+        )
+        work.commit()
+
+
+def _customer_of(work: SqlUnitOfWork, order_id: int | None) -> int | None:
+    order = work.orders.get(order_id) if order_id is not None else None
+    return int(order.customer_id) if order is not None else None
+
+
+def _required(customer_id: int | None, item_id: int) -> int:
+    if customer_id is None:
+        raise ValueError(f"suspense item {item_id} has no order, so no customer")
+    return customer_id
+
+
+def frozen_wallets(uow: UnitOfWorkFactory) -> list[FrozenWallet]:
+    """Wallets below zero (a deposit taken back after it was used): they pay nothing out."""
+    a = ledger_accounts.c
+    prefix = wallet("")
+    with uow() as work:
+        rows = work.connection.execute(
+            select(ledger_accounts).where(
+                a.code.startswith(prefix),
+                a.credits_posted - a.debits_posted - a.debits_pending < 0,
+            )
+        ).all()
+    return [
+        FrozenWallet(
+            int(row.code.removeprefix(prefix)),
+            row.currency,
+            Money(row.currency, row.credits_posted - row.debits_posted),
+            Money(row.currency, row.credits_posted - row.debits_posted - row.debits_pending),
+        )
+        for row in rows
+    ]
