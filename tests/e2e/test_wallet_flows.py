@@ -198,3 +198,26 @@ async def test_withdrawals_pay_back_to_the_account_deposited_from(world: World) 
     assert outbox.drain_outbox(world.uow, world.services.trustly.client) == {"done": 1}
     second = world.deposit(customer, "5.00")  # Trustly Express: the same account pre-selected
     assert world.emulator.store.orders[second].attributes["AccountID"] == deposited_from
+
+
+async def test_reconciliation_finds_movements_of_orders_we_do_not_know(world: World) -> None:
+    customer = world.customer()
+    await world.complete(world.deposit(customer, "25.00"))
+    clean = outbox.reconcile(world.uow, world.services.trustly.client, ledger_days=400)
+    assert clean.ok, (clean.differences, clean.unknown_movements)
+    stranger = world.emulator.adopt_order(
+        merchant=world.services.settings.trustly_username,
+        method="Deposit",
+        order_id="5555555555",
+        message_id="not-ours",
+        end_user_id="someone",
+        notification_url=NOTIFY,
+        amount=Decimal("7.00"),
+        currency="EUR",
+    )
+    world.emulator.complete_checkout(stranger)
+    await world.emulator.deliver_due()  # our app refuses them: it knows no such order
+    report = outbox.reconcile(world.uow, world.services.trustly.client, ledger_days=400)
+    assert not report.ok
+    assert report.differences == {"EUR": Money.of("7.00", "EUR")}
+    assert [(o, m) for o, m, _, _ in report.unknown_movements] == [("5555555555", "not-ours")]

@@ -46,10 +46,17 @@ def reconcile() -> None:
         )
     console.print(table)
     console.print(f"Open orders: {report.open_orders}")
-    if differences:
+    if report.unknown_movements:
+        unknown = Table(title="AccountLedger movements of orders we do not know")
+        for column in ("orderid", "messageid", "amount", "type"):
+            unknown.add_column(column)
+        for order_id, message_id, amount, kind in report.unknown_movements:
+            unknown.add_row(order_id, message_id, str(amount), kind)
+        console.print(unknown)
+    if differences or report.unknown_movements:
         console.print(
             "[red]Our books differ from Trustly's.[/] Open orders may explain it; otherwise "
             "check AccountLedger and the suspense items."
         )
         raise SystemExit(1)
-    console.print("[green]Every currency matches.[/]")
+    console.print("[green]Every currency matches, and every movement is one of our orders.[/]")

@@ -195,6 +195,13 @@ class Reconciliation:
     ours: dict[str, Money] = field(default_factory=dict)
     theirs: dict[str, Money] = field(default_factory=dict)
     open_orders: int = 0
+    # AccountLedger movements of orders we have no record of: money moved at Trustly for an
+    # order our books cannot explain (orderid, messageid, amount, transaction type).
+    unknown_movements: list[tuple[str, str, Money, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences and not self.unknown_movements
 
     @property
     def differences(self) -> dict[str, Money]:
@@ -208,14 +215,41 @@ class Reconciliation:
         return result
 
 
-def reconcile(uow: UnitOfWorkFactory, client: TrustlyClient) -> Reconciliation:
+def reconcile(
+    uow: UnitOfWorkFactory, client: TrustlyClient, *, ledger_days: int = 2
+) -> Reconciliation:
     """Trustly's balance should equal what we hold there: posted, less payouts reserved (their
-    money left Trustly's balance when the payout was accepted)."""
+    money left Trustly's balance when the payout was accepted). And every movement in Trustly's
+    AccountLedger of the last ``ledger_days`` days must belong to an order we know."""
     report = Reconciliation()
     for entry in client.call("Balance", {}):
         currency = str(entry["currency"])
         report.theirs[currency] = Money.of(str(entry["balance"]), currency)
+    today = dt.datetime.now(dt.UTC).date()
+    movements = client.call(
+        "AccountLedger",
+        {
+            "FromDate": (today - dt.timedelta(days=ledger_days)).isoformat(),
+            "ToDate": (today + dt.timedelta(days=1)).isoformat(),  # exclusive
+            "Currency": None,
+        },
+    )
     with uow() as work:
+        for movement in movements:
+            known = work.orders.find(
+                trustly_order_id=str(movement.get("orderid") or ""),
+                message_id=str(movement.get("messageid") or ""),
+            )
+            if known is None:
+                currency = str(movement["currency"])
+                report.unknown_movements.append(
+                    (
+                        str(movement.get("orderid")),
+                        str(movement.get("messageid")),
+                        Money(currency, Money.of(str(movement["amount"]), currency).minor),
+                        str(movement.get("transactiontype")),
+                    )
+                )
         for account in work.ledger.accounts():
             if account.code == TRUSTLY:
                 held = account.debits_posted - account.credits_posted - account.credits_pending
@@ -225,4 +259,9 @@ def reconcile(uow: UnitOfWorkFactory, client: TrustlyClient) -> Reconciliation:
         )
     if report.differences:
         logger.error("reconciliation: our books differ from Trustly's: %s", report.differences)
+    if report.unknown_movements:
+        logger.error(
+            "reconciliation: Trustly moved money for orders we do not know: %s",
+            report.unknown_movements,
+        )
     return report
