@@ -21,7 +21,10 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: SQLite (the embedded default) or postgresql+psycopg://...",
     )
     # Trustly (or the emulator): where to call, who we are, whom we trust.
-    trustly_api_url: str = "https://test.trustly.com/api/1"
+    trustly_api_url: str | None = Field(
+        default=None,
+        description="Default: Trustly's URL for trustly_environment (test or live)",
+    )
     trustly_username: str = ""
     trustly_password: SecretStr = SecretStr("")
     trustly_private_key_file: Path = Path("merchant_private.pem")

@@ -15,6 +15,7 @@ from fintrust.domain.money import Money
 from fintrust.services import outbox, payments
 from fintrust.services.operations import Resolution, frozen_wallets, resolve_suspense
 from tests.e2e.harness import NOTIFY, World, build_world
+from trustly_emulator._scenarios import Step
 
 pytestmark = pytest.mark.anyio
 
@@ -128,3 +129,18 @@ def test_the_commands_list_and_resolve(tmp_path: Path) -> None:
     )
     verify = runner.invoke(main, ["ledger", "verify", "--database-url", url])
     assert verify.exit_code == 0, verify.output
+
+
+async def test_parked_money_debited_back_by_trustly_closes_its_item(world: World) -> None:
+    customer = world.customer()
+    order_id = world.deposit(customer, "20.00")
+    await world.complete(order_id, "deposit-credit-other-amount")
+    await world.emulator.advance(1)
+    parked = world.emulator.store.orders[order_id]
+    world.emulator.plan(parked, [Step(event="debit", amount=Decimal("0.5"))])
+    await world.emulator.deliver_due()
+    with world.uow() as work:
+        assert work.suspense.open_items() == []  # nothing left to decide
+        assert work.ledger.balance("liability:suspense", "EUR").posted == Money.of("0.00", "EUR")
+        assert work.ledger.verify() == []
+    assert world.balance(customer) == 0

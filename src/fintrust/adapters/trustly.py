@@ -3,6 +3,7 @@ verify notifications."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from fintrust.settings import Settings
@@ -22,7 +23,9 @@ class TrustlyGateway:
         signer = Signer.from_file(settings.trustly_private_key_file)
         environment = Environment(settings.trustly_environment)
         if settings.trustly_public_key_file is not None:
-            verifier = Verifier.from_pem(settings.trustly_public_key_file.read_bytes())
+            # Several keys in one file are all trusted: Trustly rotating its key must not
+            # make every notification fail verification.
+            verifier = Verifier.from_pem(*_pem_blocks(settings.trustly_public_key_file.read_text()))
         else:
             verifier = Verifier.for_environment(environment)
         client = TrustlyClient(
@@ -31,7 +34,15 @@ class TrustlyGateway:
             signer=signer,
             verifier=verifier,
             environment=environment,
-            url=settings.trustly_api_url,
+            url=settings.trustly_api_url or environment.api_url,
             **client_options,  # type: ignore[arg-type]
         )
         return cls(client, signer, verifier)
+
+
+def _pem_blocks(text: str) -> list[str]:
+    """Every ``-----BEGIN ... -----END ...`` block in ``text``."""
+    blocks = re.findall(r"-----BEGIN [^-]+-----.*?-----END [^-]+-----", text, flags=re.DOTALL)
+    if not blocks:
+        raise ValueError("no PEM public key in the Trustly public key file")
+    return blocks

@@ -51,7 +51,7 @@ def reconcile() -> None:
         for column in ("orderid", "messageid", "amount", "type"):
             unknown.add_column(column)
         for order_id, message_id, amount, kind in report.unknown_movements:
-            unknown.add_row(order_id, message_id, str(amount), kind)
+            unknown.add_row(order_id, message_id, amount, kind)
         console.print(unknown)
     if differences or report.unknown_movements:
         console.print(

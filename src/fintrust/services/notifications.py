@@ -253,6 +253,13 @@ def _deposit(
             ),
             enforce_no_overdraft=not overdraw,
         )
+    released = any(isinstance(e, deposits.ReleaseSuspense) for e in effects)
+    if released and not (order.in_suspense and order.in_suspense.is_positive):
+        # Trustly took the parked money back: nothing is left for an operator to decide, and
+        # resolving the item later would book money that is gone.
+        work.suspense.resolve_open(
+            row.id, f"taken back by Trustly's debit {notification.notification_id}"
+        )
     work.orders.update(
         row.id,
         state=order.state.value,

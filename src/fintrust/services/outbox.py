@@ -197,7 +197,7 @@ class Reconciliation:
     open_orders: int = 0
     # AccountLedger movements of orders we have no record of: money moved at Trustly for an
     # order our books cannot explain (orderid, messageid, amount, transaction type).
-    unknown_movements: list[tuple[str, str, Money, str]] = field(default_factory=list)
+    unknown_movements: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -236,17 +236,16 @@ def reconcile(
     )
     with uow() as work:
         for movement in movements:
-            known = work.orders.find(
-                trustly_order_id=str(movement.get("orderid") or ""),
-                message_id=str(movement.get("messageid") or ""),
-            )
+            order_id, message_id = movement.get("orderid"), movement.get("messageid")
+            if not order_id or not message_id:
+                continue  # fees, settlements to the merchant's bank: not an order's movement
+            known = work.orders.find(trustly_order_id=str(order_id), message_id=str(message_id))
             if known is None:
-                currency = str(movement["currency"])
                 report.unknown_movements.append(
                     (
-                        str(movement.get("orderid")),
-                        str(movement.get("messageid")),
-                        Money(currency, Money.of(str(movement["amount"]), currency).minor),
+                        str(order_id),
+                        str(message_id),
+                        f"{movement.get('amount')} {movement.get('currency')}",
                         str(movement.get("transactiontype")),
                     )
                 )

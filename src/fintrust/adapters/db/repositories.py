@@ -355,6 +355,15 @@ class SuspenseRepository(_Repository):
         assert key.inserted_primary_key is not None
         return int(key.inserted_primary_key[0])
 
+    def resolve_open(self, order_id: int, resolution: str) -> None:
+        """Close the order's open items of money held (positive ones)."""
+        s = suspense_items.c
+        self._db.execute(
+            update(suspense_items)
+            .where(s.order_id == order_id, s.status == "open", s.amount > 0)
+            .values(status="resolved", resolution=resolution, resolved_at=self._now)
+        )
+
     def open_items(self) -> list[Row[Any]]:
         query = select(suspense_items).where(suspense_items.c.status == "open")
         return list(self._db.execute(query.order_by(suspense_items.c.id)))
