@@ -180,7 +180,7 @@ class TrustlyClient(_ClientConfig):
     """Synchronous Trustly API client.
 
     >>> client = TrustlyClient(username="u", password="p", signer=Signer.from_file("key.pem"))
-    >>> result = client.deposit(DepositRequest(...))  # doctest: +SKIP
+    >>> result = client.execute(DepositRequest(...))  # doctest: +SKIP
     """
 
     def __init__(
