@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from fintrust.services.notifications import handle_notification
 
@@ -15,6 +17,8 @@ if TYPE_CHECKING:
 __all__ = ["router"]
 
 router = APIRouter(tags=["Trustly"])
+# Enough threads to keep the database busy; more only queue for the GIL and the row locks.
+NOTIFICATION_THREADS = 8
 
 
 @router.post("/trustly/notifications", include_in_schema=False)
@@ -26,12 +30,18 @@ async def notification(request: Request) -> Response:
         body += chunk
         if len(body) > limit:
             break
-    answer = await run_in_threadpool(
-        handle_notification,
-        services.uow,
-        body,
-        verifier=services.trustly.verifier,
-        signer=services.trustly.signer,
-        max_bytes=limit,
+    limiter = getattr(request.app.state, "notification_limiter", None)
+    if limiter is None:  # one per app, made inside its event loop
+        limiter = request.app.state.notification_limiter = CapacityLimiter(NOTIFICATION_THREADS)
+    answer = await anyio.to_thread.run_sync(
+        partial(
+            handle_notification,
+            services.uow,
+            body,
+            verifier=services.trustly.verifier,
+            signer=services.trustly.signer,
+            max_bytes=limit,
+        ),
+        limiter=limiter,
     )
     return Response(answer.body, status_code=answer.status_code, media_type="application/json")

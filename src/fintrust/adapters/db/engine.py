@@ -21,7 +21,11 @@ def is_sqlite(engine: Engine) -> bool:
 def make_engine(url: str, **options: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        options.setdefault("pool_pre_ping", True)
+        # No pre-ping (one round trip per checkout): a dead connection fails one request, which
+        # the caller retries (Trustly re-delivers a notification), and the pool drops it.
+        options.setdefault("pool_pre_ping", False)
+        options.setdefault("pool_size", 10)
+        options.setdefault("max_overflow", 10)
         return create_engine(url, **options)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

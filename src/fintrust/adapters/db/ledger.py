@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from fintrust.adapters.db.schema import ledger_accounts, ledger_transactions, ledger_transfers
@@ -28,6 +30,17 @@ _DEBIT = ledger_accounts.alias("debit_account")
 _CREDIT = ledger_accounts.alias("credit_account")
 
 
+_STATEMENTS: dict[object, Any] = {}
+_FIELDS = ("credits_pending", "credits_posted", "debits_pending", "debits_posted")
+
+
+def _once(key: object, build: Any) -> Any:
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _STATEMENTS[key] = build()
+    return statement
+
+
 class AlreadyRecordedError(LedgerError):
     """A transaction with this reference exists: the event was recorded before."""
 
@@ -45,6 +58,11 @@ class LedgerRepository:
     def __init__(self, connection: Connection, now: dt.datetime) -> None:
         self._db = connection
         self._now = now
+        self._opened: set[tuple[str, str]] = set()  # accounts this transaction created
+        # Balance moves that need no check, applied by flush() just before COMMIT: the row locks
+        # they take (asset:trustly is in every deposit) are then held for one statement and the
+        # commit, not for the rest of the transaction while its Python waits for the GIL.
+        self._deferred: dict[int, dict[str, int]] = {}
 
     def account(self, code: str, currency: str, *, no_overdraft: bool = False) -> int:
         """The account's id, opening it on first use."""
@@ -52,14 +70,32 @@ class LedgerRepository:
         # credit without the flag, so concurrent withdrawals on PostgreSQL could each pass the
         # balance check and overdraw it (8 x 60.00 SEK paid out of 100.00 SEK). Wallets are
         # no-overdraft whichever transfer opens them.
+        return self._account(code, currency, no_overdraft)[0]
+
+    def _account(self, code: str, currency: str, no_overdraft: bool = False) -> tuple[int, bool]:
+        """(id, no_overdraft) of the account, opening it on first use."""
         no_overdraft = no_overdraft or opens_with_no_overdraft(code)
-        found = self._db.execute(
-            select(ledger_accounts.c.id).where(
-                ledger_accounts.c.code == code, ledger_accounts.c.currency == currency
-            )
-        ).scalar()
+        # Accounts are never deleted and their flag never changes: what a committed row says
+        # holds for as long as this pooled connection lives (its info dict).
+        known: dict[tuple[str, str], tuple[int, bool]] = self._db.info.setdefault(
+            "fintrust_ledger_accounts", {}
+        )
+        cached = known.get((code, currency))
+        if cached is not None:
+            return cached
+        query = _once(
+            "accounts.find",
+            lambda: select(ledger_accounts.c.id, ledger_accounts.c.no_overdraft).where(
+                ledger_accounts.c.code == bindparam("b_code"),
+                ledger_accounts.c.currency == bindparam("b_currency"),
+            ),
+        )
+        found = self._db.execute(query, {"b_code": code, "b_currency": currency}).first()
         if found is not None:
-            return int(found)
+            result = (int(found.id), bool(found.no_overdraft))
+            if (code, currency) not in self._opened:  # committed: safe to remember
+                known[(code, currency)] = result
+            return result
         nested = self._db.begin_nested()  # another transaction may open it at the same moment
         try:
             new_id = self._db.execute(
@@ -75,12 +111,14 @@ class LedgerRepository:
             ).inserted_primary_key
             nested.commit()
             assert new_id is not None
-            return int(new_id[0])
+            self._opened.add((code, currency))
+            return int(new_id[0]), no_overdraft
         except IntegrityError:
             nested.rollback()
-            return self.account(code, currency)
+            return self._account(code, currency)
 
     def balance(self, code: str, currency: str) -> AccountBalance:
+        self.flush()
         row = self._db.execute(
             select(ledger_accounts).where(
                 ledger_accounts.c.code == code, ledger_accounts.c.currency == currency
@@ -126,27 +164,28 @@ class LedgerRepository:
         :class:`AlreadyRecordedError` when its reference was recorded before; :class:`LedgerError`
         when a no-overdraft account would be overdrawn or a pending transfer settled twice.
         """
-        nested = self._db.begin_nested()
-        try:
-            transaction_id = self._db.execute(
-                insert(ledger_transactions).values(
-                    reference=transaction.reference,
-                    description=transaction.description,
-                    created_at=self._now,
+        dialect = self._db.dialect.name
+        query = _once(
+            ("transactions.insert", dialect),
+            lambda: (
+                (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+                    ledger_transactions
                 )
-            ).inserted_primary_key
-        except IntegrityError:
-            nested.rollback()
-            raise AlreadyRecordedError(f"{transaction.reference} was recorded before") from None
-        nested.commit()
-        assert transaction_id is not None
+                .on_conflict_do_nothing(index_elements=["reference"])
+                .returning(ledger_transactions.c.id)
+            ),
+        )
+        values = {"reference": transaction.reference, "description": transaction.description}
+        transaction_id = self._db.execute(query, {**values, "created_at": self._now}).scalar()
+        if transaction_id is None:
+            raise AlreadyRecordedError(f"{transaction.reference} was recorded before")
         for transfer in transaction.transfers:
-            self._write(int(transaction_id[0]), transfer, enforce_no_overdraft)
+            self._write(int(transaction_id), transfer, enforce_no_overdraft)
 
     def _write(self, transaction_id: int, transfer: Transfer, enforce: bool) -> None:
         currency = transfer.amount.currency
-        debit_id = self.account(transfer.debit, currency)
-        credit_id = self.account(transfer.credit, currency)
+        debit_id, debit_checked = self._account(transfer.debit, currency)
+        credit_id = self._account(transfer.credit, currency)[0]
         minor = transfer.amount.minor
         if transfer.pending_id is not None:
             pending = self.transfer(transfer.pending_id)
@@ -158,52 +197,84 @@ class LedgerRepository:
                 transfer.amount,
             ):
                 raise LedgerError("post/void must match its pending transfer")
-        nested = self._db.begin_nested()
+        # No savepoint: a second settlement fails the whole transaction, which every caller then
+        # leaves without committing (a LedgerError always ends the unit of work).
+        values = {"id": transfer.id, "transaction_id": transaction_id, "amount": minor}
         try:
             self._db.execute(
-                insert(ledger_transfers).values(
-                    id=transfer.id,
-                    transaction_id=transaction_id,
-                    debit_account_id=debit_id,
-                    credit_account_id=credit_id,
-                    amount=minor,
-                    currency=currency,
-                    kind=transfer.kind.value,
-                    pending_id=transfer.pending_id,
-                    created_at=self._now,
-                )
+                _once("transfers.insert", lambda: insert(ledger_transfers)),
+                {
+                    **values,
+                    "debit_account_id": debit_id,
+                    "credit_account_id": credit_id,
+                    "currency": currency,
+                    "kind": transfer.kind.value,
+                    "pending_id": transfer.pending_id,
+                    "created_at": self._now,
+                },
             )
         except IntegrityError:
-            nested.rollback()
             raise LedgerError(f"transfer {transfer.id} or its settlement exists already") from None
-        nested.commit()
-        accounts = ledger_accounts.c
         if transfer.kind in (TransferKind.POST, TransferKind.VOID):
             posted = minor if transfer.kind is TransferKind.POST else 0
             self._move(debit_id, debits_pending=-minor, debits_posted=posted)
             self._move(credit_id, credits_pending=-minor, credits_posted=posted)
             return
         field = "pending" if transfer.kind is TransferKind.PENDING else "posted"
-        guard = None
-        if enforce:
-            # The check and the change in one statement: no read-modify-write race.
-            guard = (~accounts.no_overdraft) | (
-                accounts.credits_posted - accounts.debits_posted - accounts.debits_pending >= minor
-            )
-        if not self._move(debit_id, guard=guard, **{f"debits_{field}": minor}):
-            raise LedgerError(f"{transfer.debit} would be overdrawn by this {transfer.amount}")
+        if enforce and debit_checked:
+            self.flush()  # the check sees every earlier move of this transaction
+            if not self._checked_debit(debit_id, f"debits_{field}", minor):
+                raise LedgerError(f"{transfer.debit} would be overdrawn by this {transfer.amount}")
+        else:
+            self._move(debit_id, **{f"debits_{field}": minor})
         self._move(credit_id, **{f"credits_{field}": minor})
 
-    def _move(self, account_id: int, guard: object = None, **deltas: int) -> bool:
+    def _move(self, account_id: int, **deltas: int) -> None:
+        pending = self._deferred.setdefault(account_id, {})
+        for name, delta in deltas.items():
+            pending[name] = pending.get(name, 0) + delta
+
+    def _checked_debit(self, account_id: int, name: str, minor: int) -> bool:
+        """The check and the change in one statement: no read-modify-write race."""
+
+        def build() -> Any:
+            columns = ledger_accounts.c
+            available = columns.credits_posted - columns.debits_posted - columns.debits_pending
+            return (
+                update(ledger_accounts)
+                .where(columns.id == bindparam("b_id"))
+                .where((~columns.no_overdraft) | (available >= bindparam("b_amount")))
+                .values({columns[name]: columns[name] + bindparam("b_amount")})
+            )
+
+        statement = _once(("accounts.checked_debit", name), build)
+        return self._db.execute(statement, {"b_id": account_id, "b_amount": minor}).rowcount == 1
+
+    def flush(self) -> None:
+        """Apply the deferred balance moves: one statement shape, sent as one executemany
+        (psycopg pipelines it: one round trip), in account-id order (no deadlocks)."""
+        deferred, self._deferred = self._deferred, {}
+        rows = [
+            {"b_id": account_id, **{f"b_{n}": moves.get(n, 0) for n in _FIELDS}}
+            for account_id, moves in sorted(deferred.items())
+            if any(moves.values())
+        ]
+        if not rows:
+            return
         columns = ledger_accounts.c
-        statement = update(ledger_accounts).where(columns.id == account_id)
-        if guard is not None:
-            statement = statement.where(guard)  # type: ignore[arg-type]
-        values = {name: columns[name] + delta for name, delta in deltas.items() if delta}
-        return self._db.execute(statement.values(values)).rowcount == 1
+        statement = _once(
+            "accounts.move",
+            lambda: (
+                update(ledger_accounts)
+                .where(columns.id == bindparam("b_id"))
+                .values({columns[n]: columns[n] + bindparam(f"b_{n}") for n in _FIELDS})
+            ),
+        )
+        self._db.execute(statement, rows)
 
     def verify(self) -> list[Mismatch]:
         """Recompute every account's totals from the transfers and compare."""
+        self.flush()
         sums: dict[tuple[int, str], int] = defaultdict(int)
         t = ledger_transfers.c
         rows = self._db.execute(
@@ -233,6 +304,7 @@ class LedgerRepository:
 
     def accounts(self, code: str | None = None) -> list[AccountBalance]:
         """Every account, or the accounts named ``code`` (one per currency)."""
+        self.flush()
         query = select(ledger_accounts).order_by(ledger_accounts.c.code, ledger_accounts.c.currency)
         if code is not None:
             query = query.where(ledger_accounts.c.code == code)

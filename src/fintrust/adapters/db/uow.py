@@ -75,6 +75,7 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
+        self.ledger.flush()  # the balance moves held back until now (their row locks last)
         self.connection.commit()
 
     def rollback(self) -> None:
