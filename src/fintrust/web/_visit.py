@@ -74,6 +74,16 @@ class Visit:
     def csrf_ok(self, token: str) -> bool:
         return self.codec.csrf_ok(self.posted_session, token)
 
+    def posting_customer(self, csrf_token: str, back: str) -> Row[Any] | Response:
+        """The signed-in customer of a form POST with a valid CSRF token, or the response that
+        sends the visitor to sign in (no customer) or back to ``back`` (bad token)."""
+        customer = self.customer()
+        if customer is None:
+            return self.redirect("/")
+        if not self.csrf_ok(csrf_token):
+            return self.refused(back)
+        return customer
+
     def finish(self, response: Response, *, frame_origin: str | None = None) -> Response:
         if self.cookie_stale:
             response.set_cookie(

@@ -159,11 +159,9 @@ def deposit(
     request: Request, amount: Text = "", currency: Text = "", csrf_token: Text = ""
 ) -> Response:
     visit = Visit.of(request)
-    customer = visit.customer()
-    if customer is None:
-        return visit.redirect("/")
-    if not visit.csrf_ok(csrf_token):
-        return visit.refused("/deposit")
+    customer = visit.posting_customer(csrf_token, "/deposit")
+    if isinstance(customer, Response):
+        return customer
     try:
         money = _read_amount(visit, customer, amount, currency)
     except AmountError as exc:
@@ -349,11 +347,9 @@ def withdraw(
     request: Request, amount: Text = "", currency: Text = "", csrf_token: Text = ""
 ) -> Response:
     visit = Visit.of(request)
-    customer = visit.customer()
-    if customer is None:
-        return visit.redirect("/")
-    if not visit.csrf_ok(csrf_token):
-        return visit.refused("/withdraw")
+    customer = visit.posting_customer(csrf_token, "/withdraw")
+    if isinstance(customer, Response):
+        return customer
     settings = visit.services.settings
     try:
         order_id = payments.request_withdrawal(
