@@ -1097,7 +1097,7 @@ def cost_breakdown(ctx: Context, console: Console) -> None:
         f"{_cpu_us(lambda: build_notification_reply(note.method, note.uuid, signer, 'OK')):.0f}",
     )
     parts.add_row(
-        "FastAPI route + request body + thread-pool hop + Response (stub handler)",
+        "ASGI path + request body + batch and signing thread hops + response (stubs)",
         f"{asyncio.run(_framework_us(ctx)):.0f}",
     )
     console.print(parts)
@@ -1113,14 +1113,19 @@ def _cpu_us(operation: Callable[[], object], repeat: int = 300) -> float:
 
 
 async def _framework_us(ctx: Context, repeat: int = 2000) -> float:
-    """The app's own ASGI stack around ``handle_notification`` (FastAPI routing, reading the body,
-    ``run_in_threadpool``, the Response), with a stub answering at once: no server, no network."""
+    """The app's own ASGI path around the handler (the middleware in front of FastAPI, reading the
+    body, the batch thread's hop, the signing thread's hop, the response), with stubs answering at
+    once: no server, no network, no database."""
     from unittest import mock  # noqa: PLC0415
 
     import fintrust.web.notifications as endpoint  # noqa: PLC0415
-    from fintrust.services.notifications import NotificationAnswer  # noqa: PLC0415
+    from fintrust.services.notifications import (  # noqa: PLC0415
+        Decision,
+        NotificationAnswer,
+        Received,
+    )
 
-    answer = NotificationAnswer(200, b'{"result": {}}', "stub")
+    reply = NotificationAnswer(200, b'{"result": {}}', "stub")
     url = ctx.engine.url.render_as_string(hide_password=False)
     app = build_server_app("app", ctx.keys.directory, url, _schema_of(ctx.engine))
     body = b"{" + b" " * 900 + b"}"
@@ -1153,10 +1158,15 @@ async def _framework_us(ctx: Context, repeat: int = 2000) -> float:
 
         await app(dict(scope), receive, send)
 
-    def stub(*_: object, **__: object) -> NotificationAnswer:
-        return answer
-
-    with mock.patch.object(endpoint, "handle_notification", new=stub):
+    received = Received("", None, (400, "stub"))
+    stubs = {
+        "receive_notification": lambda *_, **__: received,
+        "decide_batch": lambda _, batch: [Decision(400, None, "stub")] * len(batch),
+        "answer": lambda *_: reply,
+    }
+    with contextlib.ExitStack() as patches:
+        for name, stub in stubs.items():
+            patches.enter_context(mock.patch.object(endpoint, name, new=stub))
         for _ in range(100):
             await call()
         started = time.process_time()

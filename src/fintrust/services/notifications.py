@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import uuid as uuid_module
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Row
 
@@ -41,17 +41,47 @@ from fintrust.trustly import (
     parse_notification,
 )
 
-__all__ = ["NotificationAnswer", "handle_notification"]
+__all__ = [
+    "Decision",
+    "NotificationAnswer",
+    "Received",
+    "answer",
+    "decide",
+    "decide_batch",
+    "handle_notification",
+    "receive",
+]
 
 logger = logging.getLogger("fintrust.notifications")
 
-UnitOfWorkFactory = Callable[[], SqlUnitOfWork]
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, write_behind: bool = False) -> SqlUnitOfWork: ...
 
 
 @dataclass(frozen=True)
 class NotificationAnswer:
     status_code: int
     body: bytes
+    outcome: str
+
+
+@dataclass(frozen=True)
+class Received:
+    """A notification body as it arrived: its text for the audit, and either the verified
+    notification or why it is refused. Made without touching the database."""
+
+    text: str
+    notification: Notification | None
+    refusal: tuple[int, str] | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to answer: a reply status to sign (HTTP 200), or an error (4xx, nothing changed)."""
+
+    status_code: int
+    reply_status: str | None
     outcome: str
 
 
@@ -67,38 +97,118 @@ def handle_notification(
     signer: Signer,
     max_bytes: int = 64 * 1024,
 ) -> NotificationAnswer:
+    """One notification in one transaction, answered (the endpoint batches: decide_batch)."""
+    received = receive(body, verifier=verifier, max_bytes=max_bytes)
+    return answer(received, decide(uow, received), signer)
+
+
+def receive(body: bytes, *, verifier: Verifier, max_bytes: int = 64 * 1024) -> Received:
+    """Verify before believing: a body too large, badly signed or malformed is refused here."""
     # What is stored for the audit. PostgreSQL text cannot hold NUL, so a body with a NUL byte
     # (never valid JSON) made storing its receipt fail with a 500 on PostgreSQL: replace it as
     # undecodable bytes are replaced.
     text = body[:max_bytes].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
-    parsed = _parse(uow, body, text, verifier, max_bytes)
-    if isinstance(parsed, NotificationAnswer):
-        return parsed
-    notification = parsed
+    if len(body) > max_bytes:
+        return Received(text, None, (413, f"body larger than {max_bytes} bytes"))
+    try:
+        return Received(text, parse_notification(body, verifier))
+    except InvalidSignatureError as exc:
+        logger.warning("notification with a bad signature refused: %s", exc)
+        return Received(text, None, (400, f"signature: {exc}"))
+    except InvalidNotificationError as exc:
+        return Received(text, None, (400, f"malformed: {exc}"))
+
+
+def answer(received: Received, decision: Decision, signer: Signer) -> NotificationAnswer:
+    """The HTTP answer: the signed reply, or the error of a refusal."""
+    notification = received.notification
+    if decision.reply_status is None or notification is None:
+        body = json.dumps({"error": decision.outcome}).encode()
+        return NotificationAnswer(decision.status_code, body, f"refused: {decision.outcome}")
+    reply = build_notification_reply(
+        notification.method, notification.uuid, signer, decision.reply_status
+    )
+    return NotificationAnswer(200, reply, decision.outcome)
+
+
+def decide(uow: UnitOfWorkFactory, received: Received) -> Decision:
+    """Handle one received notification in its own transaction."""
+    with uow() as work:
+        decision = _decide(work, received)
+        work.commit()
+    return decision
+
+
+def decide_batch(uow: UnitOfWorkFactory, batch: Sequence[Received]) -> list[Decision | Exception]:
+    """Handle notifications that arrived together in one transaction: one commit (and one flush
+    of the shared balances) for all, which is what lets one app process keep up with Trustly.
+
+    The batch's orders are locked first, all at once and in id order (so two processes cannot
+    deadlock on them), and its notifications looked up in the inbox; then each is handled as if
+    alone, one after the other, with the writes kept back and sent at commit, a statement per
+    table (write-behind). Should the transaction fail (a duplicate stored meanwhile by another
+    process, a ledger error), it is rolled back and each notification is handled alone in its
+    own transaction: one bad notification costs the others nothing. An item that fails alone
+    too gets its exception in its place.
+    """
+    notifications = [r.notification for r in batch if r.notification is not None]
+    try:
+        with uow(write_behind=True) as work:
+            locked = work.orders.lock(
+                trustly_order_ids={n.order_id for n in notifications if n.order_id},
+                message_ids={n.message_id for n in notifications if n.message_id},
+            )
+            work.ledger.load_accounts(
+                {(code, o.currency) for o in locked for code in (wallet(o.customer_id), TRUSTLY)}
+            )
+            work.inbox.load({n.notification_id for n in notifications if n.notification_id})
+            decisions: list[Decision | Exception] = [_decide(work, r) for r in batch]
+            work.commit()
+        return decisions
+    except Exception:
+        logger.warning(
+            "a batch of %d notifications failed; handling each alone", len(batch), exc_info=True
+        )
+    results: list[Decision | Exception] = []
+    for received in batch:
+        try:
+            results.append(decide(uow, received))
+        except Exception as exc:
+            logger.exception("notification failed")
+            results.append(exc)
+    return results
+
+
+def _decide(work: SqlUnitOfWork, received: Received) -> Decision:
+    notification = received.notification
+    if notification is None:
+        assert received.refusal is not None
+        return _refuse(work, received.text, *received.refusal)
     notification_id = notification.notification_id
     if notification_id is None:  # an unknown method without an id: nothing to remember
-        return _reply(notification, signer, "OK", "unknown method without notificationid")
+        return Decision(200, "OK", "unknown method without notificationid")
     try:
-        with uow() as work:
-            if not work.inbox.claim(notification_id, notification.method, text):
-                first = work.inbox.get(notification_id)
-                assert first is not None
-                work.inbox.receipt(text, "repeated")
-                work.commit()
-                return _reply(notification, signer, first.reply_status, f"repeat: {first.outcome}")
-            status, outcome, order_id = _dispatch(work, notification)
-            work.inbox.finish(
-                notification_id,
-                reply_status=status,
-                outcome=outcome,
-                order_id=order_id,
-                trustly_order_id=notification.order_id,
-                message_id=notification.message_id,
-            )
-            work.inbox.receipt(text, "accepted")
-            work.commit()
+        # Everything that may refuse the notification is checked before anything is written:
+        # in a batch, a refusal must leave no trace but its receipt.
+        amount = _money(notification)
+        order = _order_of(work, notification)
     except _RefusedError as exc:
-        return _refuse(uow, text, 400, str(exc))
+        return _refuse(work, received.text, 400, str(exc))
+    if not work.inbox.claim(notification_id, notification.method, received.text):
+        first = work.inbox.get(notification_id)
+        assert first is not None
+        work.inbox.receipt(received.text, "repeated")
+        return Decision(200, first.reply_status, f"repeat: {first.outcome}")
+    status, outcome = _dispatch(work, notification, order, amount)
+    work.inbox.finish(
+        notification_id,
+        reply_status=status,
+        outcome=outcome,
+        order_id=order.id if order is not None else None,
+        trustly_order_id=notification.order_id,
+        message_id=notification.message_id,
+    )
+    work.inbox.receipt(received.text, "accepted")
     logger.info(
         "notification handled",
         extra={
@@ -107,39 +217,16 @@ def handle_notification(
             "outcome": outcome,
         },
     )
-    return _reply(notification, signer, status, outcome)
+    return Decision(200, status, outcome)
 
 
-def _parse(
-    uow: UnitOfWorkFactory, body: bytes, text: str, verifier: Verifier, max_bytes: int
-) -> Notification | NotificationAnswer:
-    if len(body) > max_bytes:
-        return _refuse(uow, text, 413, f"body larger than {max_bytes} bytes")
-    try:
-        return parse_notification(body, verifier)
-    except InvalidSignatureError as exc:
-        logger.warning("notification with a bad signature refused: %s", exc)
-        return _refuse(uow, text, 400, f"signature: {exc}")
-    except InvalidNotificationError as exc:
-        return _refuse(uow, text, 400, f"malformed: {exc}")
+def _refuse(work: SqlUnitOfWork, text: str, status_code: int, reason: str) -> Decision:
+    work.inbox.receipt(text, "rejected", reason)  # an audit record only; no business state
+    return Decision(status_code, None, reason)
 
 
-def _reply(
-    notification: Notification, signer: Signer, status: str, outcome: str
-) -> NotificationAnswer:
-    body = build_notification_reply(notification.method, notification.uuid, signer, status)
-    return NotificationAnswer(200, body, outcome)
-
-
-def _refuse(uow: UnitOfWorkFactory, text: str, status_code: int, reason: str) -> NotificationAnswer:
-    with uow() as work:  # an audit record only; no business state changes
-        work.inbox.receipt(text, "rejected", reason)
-        work.commit()
-    body = json.dumps({"error": reason}).encode()
-    return NotificationAnswer(status_code, body, f"refused: {reason}")
-
-
-def _dispatch(work: SqlUnitOfWork, notification: Notification) -> tuple[str, str, int | None]:
+def _order_of(work: SqlUnitOfWork, notification: Notification) -> Any:
+    """The order the notification is about, locked; None only for a method we do not know."""
     order = work.orders.find(
         trustly_order_id=notification.order_id,
         message_id=notification.message_id,
@@ -147,36 +234,41 @@ def _dispatch(work: SqlUnitOfWork, notification: Notification) -> tuple[str, str
     )
     if order is None:
         if not notification.is_known_method:
-            return "OK", f"unknown method {notification.method} for no known order", None
+            return None
         raise _RefusedError(
             f"no order {notification.order_id} / {notification.message_id}; "
             "it may not be stored yet: send it again later"
         )
     if order.trustly_order_id not in (None, notification.order_id):
         raise _RefusedError(f"orderid {notification.order_id} is not this order's")
+    return order
+
+
+def _dispatch(
+    work: SqlUnitOfWork, notification: Notification, order: Any, amount: Money | None
+) -> tuple[str, str]:
+    method = notification.method
+    if order is None:
+        return "OK", f"unknown method {method} for no known order"
     if order.trustly_order_id is None and notification.order_id:
         work.orders.update(order.id, trustly_order_id=notification.order_id)
-    method = notification.method
     if method == "account" and isinstance(notification.data, AccountNotificationData):
         _save_account(work, order, notification.data)
         if order.kind == "select_account":
             work.orders.update(order.id, state="selected")
-        return "OK", "account stored as a payout destination", order.id
+        return "OK", "account stored as a payout destination"
     if method == "kyc":
-        return "CONTINUE", "kyc: continue", order.id  # no KYC policy of our own yet
-    amount = _money(notification)
+        return "CONTINUE", "kyc: continue"  # no KYC policy of our own yet
     if method in ("credit", "debit") and amount is not None and not amount.is_positive:
         # A credit of 0.00 (half of a 0.01 deposit, say) became a zero-amount transfer, which
         # the ledger refuses: LedgerError, a 500 on every re-delivery until Trustly gave up.
         # There is no money to book; the answer and this outcome stay in the inbox.
         logger.warning("%s of %s for order %s: nothing to book", method, amount, order.id)
-        return "OK", f"{method} of {amount}: not a positive amount, nothing booked", order.id
+        return "OK", f"{method} of {amount}: not a positive amount, nothing booked"
     return _by_kind(work, order, notification)
 
 
-def _by_kind(
-    work: SqlUnitOfWork, order: Row[Any], notification: Notification
-) -> tuple[str, str, int]:
+def _by_kind(work: SqlUnitOfWork, order: Row[Any], notification: Notification) -> tuple[str, str]:
     method = notification.method
     if order.kind == "deposit":
         return _deposit(work, order, notification)
@@ -184,8 +276,8 @@ def _by_kind(
         return _payout(work, order, notification)
     if method == "cancel" and order.state in ("created", "started"):  # SelectAccount abandoned
         work.orders.update(order.id, state="cancelled")
-        return "OK", "cancel: the account selection ended", order.id
-    return "OK", f"{method}: nothing to do for a {order.kind} order", order.id
+        return "OK", "cancel: the account selection ended"
+    return "OK", f"{method}: nothing to do for a {order.kind} order"
 
 
 def _save_account(work: SqlUnitOfWork, order: Row[Any], data: AccountNotificationData) -> None:
@@ -217,9 +309,7 @@ def _minor(money: Money | None) -> int | None:
     return money.minor if money is not None else None
 
 
-def _deposit(
-    work: SqlUnitOfWork, row: Row[Any], notification: Notification
-) -> tuple[str, str, int]:
+def _deposit(work: SqlUnitOfWork, row: Row[Any], notification: Notification) -> tuple[str, str]:
     currency = row.currency
     order = deposits.DepositOrder(
         id=row.id,
@@ -242,7 +332,7 @@ def _deposit(
     elif method == "cancel":
         order, effects = deposits.on_cancel(order)
     else:
-        return "OK", f"{method}: nothing to do for a deposit", row.id
+        return "OK", f"{method}: nothing to do for a deposit"
     transfers, overdraw = _deposit_transfers(work, row, notification, effects)
     if transfers:
         work.ledger.record(
@@ -266,7 +356,7 @@ def _deposit(
         credited=_minor(order.credited),
         in_suspense=_minor(order.in_suspense),
     )
-    return "OK", _describe(method, effects), row.id
+    return "OK", _describe(method, effects)
 
 
 def _deposit_transfers(
@@ -300,7 +390,7 @@ def _deposit_transfers(
     return transfers, overdraw
 
 
-def _payout(work: SqlUnitOfWork, row: Row[Any], notification: Notification) -> tuple[str, str, int]:
+def _payout(work: SqlUnitOfWork, row: Row[Any], notification: Notification) -> tuple[str, str]:
     order = payouts.PayoutOrder(
         id=row.id,
         customer_id=row.customer_id,
@@ -319,9 +409,9 @@ def _payout(work: SqlUnitOfWork, row: Row[Any], notification: Notification) -> t
     elif method == "payoutfailed":
         error = getattr(notification.data, "error_message", None) or "payout failed"
         work.orders.update(row.id, error=error)
-        return "OK", f"payoutfailed recorded: {error}", row.id
+        return "OK", f"payoutfailed recorded: {error}"
     else:
-        return "OK", f"{method}: nothing to do for a payout", row.id
+        return "OK", f"{method}: nothing to do for a payout"
     apply_payout_effects(
         work,
         row,
@@ -330,7 +420,7 @@ def _payout(work: SqlUnitOfWork, row: Row[Any], notification: Notification) -> t
         notification_id=notification.notification_id,
     )
     work.orders.update(row.id, state=order.state.value)
-    return "OK", _describe(method, effects), row.id
+    return "OK", _describe(method, effects)
 
 
 def apply_payout_effects(

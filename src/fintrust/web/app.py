@@ -13,7 +13,7 @@ from fintrust.adapters.trustly import TrustlyGateway
 from fintrust.settings import Settings
 from fintrust.web.acceptance_hook import router as acceptance_router
 from fintrust.web.api import router as api_router
-from fintrust.web.notifications import router as notifications_router
+from fintrust.web.notifications import TrustlyNotifications
 from fintrust.web.pages import router as pages_router
 from fintrust.web.pages import static_files
 
@@ -26,8 +26,8 @@ class Services:
     engine: Engine
     trustly: TrustlyGateway
 
-    def uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine)
+    def uow(self, *, write_behind: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, write_behind=write_behind)
 
     def reader(self) -> SqlUnitOfWork:
         """A read-only unit of work (pages, status polls): no write lock on SQLite."""
@@ -41,7 +41,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     app.state.uow = partial(SqlUnitOfWork, services.engine)
-    app.include_router(notifications_router)
+    app.add_middleware(TrustlyNotifications, services=services)
     app.include_router(pages_router)
     app.mount("/static", static_files(), name="static")
     app.include_router(api_router)

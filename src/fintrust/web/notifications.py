@@ -1,47 +1,134 @@
-"""``POST /trustly/notifications``: the body is read raw (signatures cover exactly it)."""
+"""``POST /trustly/notifications``: the body is read raw (signatures cover exactly it).
+
+Notifications that arrive while a transaction is running wait for it and are then handled
+together in the next one (group commit): one thread per app process writes, one commit serves
+many notifications, and no two threads of a process queue for the same row locks. With one
+notification at a time, a batch is that one notification and nothing waits.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
-from fastapi import APIRouter, Request, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fintrust.services.notifications import handle_notification
+from fintrust.services.notifications import Decision, Received, answer, decide_batch
+from fintrust.services.notifications import receive as receive_notification
 
 if TYPE_CHECKING:
     from fintrust.web.app import Services
 
-__all__ = ["router"]
+__all__ = ["PATH", "Batcher", "TrustlyNotifications"]
 
-router = APIRouter(tags=["Trustly"])
-# Enough threads to keep the database busy; more only queue for the GIL and the row locks.
-NOTIFICATION_THREADS = 8
+PATH = "/trustly/notifications"
+# Larger batches hold their orders' row locks longer (another process may wait for one).
+MAX_BATCH = 32
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
-@router.post("/trustly/notifications", include_in_schema=False)
-async def notification(request: Request) -> Response:
-    services: Services = request.app.state.services
-    limit = services.settings.max_notification_bytes
+class Batcher(Generic[Item, Result]):
+    """Runs ``handle`` in one thread over everything submitted meanwhile, batch after batch."""
+
+    def __init__(self, handle: Callable[[Sequence[Item]], Sequence[Result | Exception]]) -> None:
+        self._handle = handle
+        self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._draining = False
+        self._thread = CapacityLimiter(1)
+
+    async def submit(self, item: Item) -> Result:
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if not self._draining:
+            self._draining = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+                items = [item for item, _ in batch]
+                try:
+                    results = await anyio.to_thread.run_sync(
+                        self._handle, items, limiter=self._thread
+                    )
+                except Exception as exc:  # decide_batch keeps failures per item; this is a bug
+                    results = [exc] * len(batch)
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():  # its request was cancelled (the client went away)
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self._draining = False
+
+
+class TrustlyNotifications:
+    """ASGI middleware that answers ``POST /trustly/notifications`` itself and passes everything
+    else on: Trustly's notifications are the app's busiest path, and FastAPI's routing, request
+    objects and dependency machinery cost more CPU than handling one (bench/notifications.py)."""
+
+    def __init__(self, app: ASGIApp, services: Services) -> None:
+        self._app = app
+        self._services = services
+        self._batcher: Batcher[Received, Decision] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH:
+            await self._app(scope, receive, send)
+            return
+        if scope["method"] != "POST":
+            await _respond(send, 405, b'{"error": "use POST"}', [(b"allow", b"POST")])
+            return
+        services = self._services
+        limit = services.settings.max_notification_bytes
+        body = await _read_body(receive, limit)
+        if body is None:  # the client went away
+            return
+        received = receive_notification(body, verifier=services.trustly.verifier, max_bytes=limit)
+        if self._batcher is None:  # made inside the event loop that serves the requests
+            self._batcher = Batcher(partial(decide_batch, services.uow))
+        decision = await self._batcher.submit(received)
+        # Signed here: RSA releases the GIL, so the batch thread goes on meanwhile, and a hop to
+        # another thread would cost more than it saves.
+        reply = answer(received, decision, services.trustly.signer)
+        await _respond(send, reply.status_code, reply.body)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The raw body, or a little more than ``limit`` of it: an oversized one is not read on."""
     body = b""
-    async for chunk in request.stream():  # stop reading an oversized body early
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk: bytes = message.get("body", b"")
         body += chunk
-        if len(body) > limit:
-            break
-    limiter = getattr(request.app.state, "notification_limiter", None)
-    if limiter is None:  # one per app, made inside its event loop
-        limiter = request.app.state.notification_limiter = CapacityLimiter(NOTIFICATION_THREADS)
-    answer = await anyio.to_thread.run_sync(
-        partial(
-            handle_notification,
-            services.uow,
-            body,
-            verifier=services.trustly.verifier,
-            signer=services.trustly.signer,
-            max_bytes=limit,
-        ),
-        limiter=limiter,
+        if len(body) > limit or not message.get("more_body", False):
+            return body
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
     )
-    return Response(answer.body, status_code=answer.status_code, media_type="application/json")
+    await send({"type": "http.response.body", "body": body})

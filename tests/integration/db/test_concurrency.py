@@ -7,10 +7,8 @@ Threads are released together by a barrier; each uses its own connection from th
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,27 +27,38 @@ from fintrust.adapters.db.schema import (
     notification_receipts,
 )
 from fintrust.adapters.db.uow import SqlUnitOfWork
-from fintrust.domain.ledger import SUSPENSE, TRUSTLY, totals_balance, wallet
+from fintrust.domain.ledger import SUSPENSE, TRUSTLY, wallet
 from fintrust.domain.money import Money
 from fintrust.services import outbox as outbox_service
 from fintrust.services import payments
-from fintrust.services.customers import register_customer
-from fintrust.services.notifications import NotificationAnswer, handle_notification
+from fintrust.services.notifications import (
+    Decision,
+    NotificationAnswer,
+    decide_batch,
+    handle_notification,
+    receive,
+)
 from fintrust.trustly import (
     TrustlyClient,
-    build_notification,
     build_result,
     decode_json,
     read_notification_reply,
     signed_part,
 )
 from tests.conftest import KeyPair
+from tests.integration.db.orders import (
+    Uow,
+    assert_books_sound,
+    count,
+    customer,
+    deposit_order,
+    new_id,
+    signed,
+)
 
 THREADS = 8
 NOTIFY = "https://merchant.test/trustly/notifications"
 T = TypeVar("T")
-
-Uow = Callable[[], SqlUnitOfWork]
 
 
 @pytest.fixture
@@ -70,63 +79,6 @@ def at_once(count: int, work: Callable[[int], T]) -> list[T]:
 
 
 # ---------------------------------------------------------------- building orders directly
-
-
-_ids = itertools.count(1_000_000_000)
-
-
-def new_id() -> str:
-    return str(next(_ids))
-
-
-def customer(uow: Uow, end_user_id: str = "cust-1", currency: str = "EUR") -> int:
-    return register_customer(
-        uow,
-        end_user_id=end_user_id,
-        firstname="Åsa",
-        lastname="Öberg",
-        country="SE",
-        locale="sv_SE",
-        currency=currency,
-    )
-
-
-def deposit_order(uow: Uow, customer_id: int, amount: str, currency: str = "EUR") -> Any:
-    """A deposit whose Deposit call Trustly answered (it has Trustly's order id)."""
-    with uow() as work:
-        order_id = work.orders.add(
-            kind="deposit",
-            product="wallet",
-            customer_id=customer_id,
-            message_id=f"deposit-{uuid.uuid4()}",
-            trustly_order_id=new_id(),
-            currency=currency,
-            amount=Money.of(amount, currency).minor,
-            state="started",
-        )
-        work.commit()
-        row = work.orders.get(order_id)
-    assert row is not None
-    return row
-
-
-def signed(
-    keys: KeyPair, method: str, order: Any, *, notification_id: str | None = None, **extra: Any
-) -> bytes:
-    """A notification about ``order`` as Trustly would sign it."""
-    data: dict[str, Any] = {
-        "notificationid": notification_id or new_id(),
-        "orderid": order.trustly_order_id,
-        "messageid": order.message_id,
-        "enduserid": "cust-1",
-        "timestamp": "2026-01-01 12:00:00.000000+00",
-        "attributes": {},
-    }
-    if method in ("pending", "credit", "debit", "payoutconfirmation", "payoutfailed"):
-        minor = order.amount
-        data |= {"amount": str(Money(order.currency, minor).amount), "currency": order.currency}
-    data |= extra
-    return build_notification(method, str(uuid.uuid4()), data, keys.signer)
 
 
 def account(keys: KeyPair, order: Any, account_id: str) -> bytes:
@@ -167,18 +119,6 @@ class Notifier:
 @pytest.fixture
 def notify(uow: Uow, trustly_keys: KeyPair, merchant_keys: KeyPair) -> Notifier:
     return Notifier(uow, trustly_keys, merchant_keys)
-
-
-def count(uow: Uow, table: Any, *where: Any) -> int:
-    with uow() as work:
-        query = select(func.count()).select_from(table)
-        return int(work.connection.execute(query.where(*where) if where else query).scalar_one())
-
-
-def assert_books_sound(uow: Uow) -> None:
-    with uow() as work:
-        assert work.ledger.verify() == []
-        assert totals_balance(work.ledger.accounts())
 
 
 def eur(amount: str) -> Money:
@@ -248,6 +188,29 @@ def test_eight_different_notifications_for_one_order_at_once_each_apply_once(
         assert work.ledger.balance(TRUSTLY, "EUR").posted == eur("200.00")
         assert len(work.suspense.open_items()) == 1
     assert count(uow, ledger_transactions) == 2
+    assert_books_sound(uow)
+
+
+def test_overlapping_batches_from_eight_threads_have_one_effect_each(
+    uow: Uow, trustly_keys: KeyPair
+) -> None:
+    """Eight app processes each batching the same notifications (in different orders) at once:
+    orders locked in id order, duplicates found after the lock; each notification books once."""
+    customer_id = customer(uow)
+    orders = [deposit_order(uow, customer_id, amount) for amount in ("1.00", "2.00", "4.00")]
+    bodies = [signed(trustly_keys, method, o) for o in orders for method in ("pending", "credit")]
+    received = [receive(body, verifier=trustly_keys.verifier) for body in bodies]
+
+    def batch(index: int) -> list[Decision | Exception]:
+        shift = index % len(received)
+        return decide_batch(uow, received[shift:] + received[:shift])
+
+    for results in at_once(THREADS, batch):
+        assert [r.reply_status for r in results if isinstance(r, Decision)] == ["OK"] * 6
+    assert count(uow, notification_inbox) == 6
+    assert count(uow, ledger_transactions) == 3
+    with uow() as work:
+        assert work.ledger.balance(wallet(customer_id), "EUR").posted == eur("7.00")
     assert_books_sound(uow)
 
 

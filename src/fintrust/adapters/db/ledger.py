@@ -31,6 +31,7 @@ _CREDIT = ledger_accounts.alias("credit_account")
 
 
 _STATEMENTS: dict[object, Any] = {}
+_KNOWN_ACCOUNTS = 10_000  # ledger account ids remembered per pooled connection
 _FIELDS = ("credits_pending", "credits_posted", "debits_pending", "debits_posted")
 
 
@@ -55,9 +56,17 @@ class Mismatch:
 
 
 class LedgerRepository:
-    def __init__(self, connection: Connection, now: dt.datetime) -> None:
+    def __init__(
+        self, connection: Connection, now: dt.datetime, *, write_behind: bool = False
+    ) -> None:
         self._db = connection
         self._now = now
+        # Write-behind (a batch of notifications): transactions and transfers are kept and
+        # written by flush(), one statement each for the whole batch. A reference recorded
+        # before then fails the flush (AlreadyRecordedError) instead of record().
+        self._write_behind = write_behind
+        self._transactions: list[dict[str, Any]] = []
+        self._transfers: list[dict[str, Any]] = []
         self._opened: set[tuple[str, str]] = set()  # accounts this transaction created
         # Balance moves that need no check, applied by flush() just before COMMIT: the row locks
         # they take (asset:trustly is in every deposit) are then held for one statement and the
@@ -72,14 +81,41 @@ class LedgerRepository:
         # no-overdraft whichever transfer opens them.
         return self._account(code, currency, no_overdraft)[0]
 
-    def _account(self, code: str, currency: str, no_overdraft: bool = False) -> tuple[int, bool]:
-        """(id, no_overdraft) of the account, opening it on first use."""
-        no_overdraft = no_overdraft or opens_with_no_overdraft(code)
+    def load_accounts(self, keys: set[tuple[str, str]]) -> None:
+        """Read the ids of these accounts (code, currency) in one round trip instead of one each
+        on first use (a batch of notifications)."""
+        known = self._known()
+        missing = {key for key in keys if key not in known}
+        if not missing:
+            return
+        query = _once(
+            "accounts.load",
+            lambda: select(
+                ledger_accounts.c.id,
+                ledger_accounts.c.no_overdraft,
+                ledger_accounts.c.code,
+                ledger_accounts.c.currency,
+            ).where(ledger_accounts.c.code.in_(bindparam("b_codes", expanding=True))),
+        )
+        for row in self._db.execute(query, {"b_codes": sorted({code for code, _ in missing})}):
+            if (row.code, row.currency) in missing and (row.code, row.currency) not in self._opened:
+                known[(row.code, row.currency)] = (int(row.id), bool(row.no_overdraft))
+
+    def _known(self) -> dict[tuple[str, str], tuple[int, bool]]:
         # Accounts are never deleted and their flag never changes: what a committed row says
-        # holds for as long as this pooled connection lives (its info dict).
+        # holds for as long as this pooled connection lives (its info dict). Wallets are many:
+        # the memory is bounded by forgetting everything now and then.
         known: dict[tuple[str, str], tuple[int, bool]] = self._db.info.setdefault(
             "fintrust_ledger_accounts", {}
         )
+        if len(known) > _KNOWN_ACCOUNTS:
+            known.clear()
+        return known
+
+    def _account(self, code: str, currency: str, no_overdraft: bool = False) -> tuple[int, bool]:
+        """(id, no_overdraft) of the account, opening it on first use."""
+        no_overdraft = no_overdraft or opens_with_no_overdraft(code)
+        known = self._known()
         cached = known.get((code, currency))
         if cached is not None:
             return cached
@@ -137,6 +173,8 @@ class LedgerRepository:
         )
 
     def transfer(self, transfer_id: str) -> Transfer | None:
+        if self._write_behind:
+            self.flush()  # it may be one of this batch's
         row = self._db.execute(
             select(
                 ledger_transfers,
@@ -164,31 +202,43 @@ class LedgerRepository:
         :class:`AlreadyRecordedError` when its reference was recorded before; :class:`LedgerError`
         when a no-overdraft account would be overdrawn or a pending transfer settled twice.
         """
+        values: dict[str, Any] = {
+            "reference": transaction.reference,
+            "description": transaction.description,
+            "created_at": self._now,
+        }
+        if self._write_behind:
+            self._transactions.append(values)
+            transaction_ref: int | str = transaction.reference
+        else:
+            transaction_id = self._db.execute(self._insert_transactions(), values).scalar()
+            if transaction_id is None:
+                raise AlreadyRecordedError(f"{transaction.reference} was recorded before")
+            transaction_ref = int(transaction_id)
+        for transfer in transaction.transfers:
+            self._write(transaction_ref, transfer, enforce_no_overdraft)
+
+    def _insert_transactions(self) -> Any:
         dialect = self._db.dialect.name
-        query = _once(
+        return _once(
             ("transactions.insert", dialect),
             lambda: (
                 (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
                     ledger_transactions
                 )
                 .on_conflict_do_nothing(index_elements=["reference"])
-                .returning(ledger_transactions.c.id)
+                .returning(ledger_transactions.c.id, ledger_transactions.c.reference)
             ),
         )
-        values = {"reference": transaction.reference, "description": transaction.description}
-        transaction_id = self._db.execute(query, {**values, "created_at": self._now}).scalar()
-        if transaction_id is None:
-            raise AlreadyRecordedError(f"{transaction.reference} was recorded before")
-        for transfer in transaction.transfers:
-            self._write(int(transaction_id), transfer, enforce_no_overdraft)
 
-    def _write(self, transaction_id: int, transfer: Transfer, enforce: bool) -> None:
+    def _write(self, transaction: int | str, transfer: Transfer, enforce: bool) -> None:
+        """Write ``transfer`` of ``transaction`` (its id, or its reference when written behind)."""
         currency = transfer.amount.currency
         debit_id, debit_checked = self._account(transfer.debit, currency)
         credit_id = self._account(transfer.credit, currency)[0]
         minor = transfer.amount.minor
         if transfer.pending_id is not None:
-            pending = self.transfer(transfer.pending_id)
+            pending = self.transfer(transfer.pending_id)  # flushes what was written behind
             if pending is None or pending.kind is not TransferKind.PENDING:
                 raise LedgerError(f"{transfer.pending_id} is not a pending transfer")
             if (pending.debit, pending.credit, pending.amount) != (
@@ -199,22 +249,21 @@ class LedgerRepository:
                 raise LedgerError("post/void must match its pending transfer")
         # No savepoint: a second settlement fails the whole transaction, which every caller then
         # leaves without committing (a LedgerError always ends the unit of work).
-        values = {"id": transfer.id, "transaction_id": transaction_id, "amount": minor}
-        try:
-            self._db.execute(
-                _once("transfers.insert", lambda: insert(ledger_transfers)),
-                {
-                    **values,
-                    "debit_account_id": debit_id,
-                    "credit_account_id": credit_id,
-                    "currency": currency,
-                    "kind": transfer.kind.value,
-                    "pending_id": transfer.pending_id,
-                    "created_at": self._now,
-                },
-            )
-        except IntegrityError:
-            raise LedgerError(f"transfer {transfer.id} or its settlement exists already") from None
+        values = {
+            "id": transfer.id,
+            "transaction_id": transaction,
+            "amount": minor,
+            "debit_account_id": debit_id,
+            "credit_account_id": credit_id,
+            "currency": currency,
+            "kind": transfer.kind.value,
+            "pending_id": transfer.pending_id,
+            "created_at": self._now,
+        }
+        if self._write_behind:
+            self._transfers.append(values)
+        else:
+            self._insert_transfers([values])
         if transfer.kind in (TransferKind.POST, TransferKind.VOID):
             posted = minor if transfer.kind is TransferKind.POST else 0
             self._move(debit_id, debits_pending=-minor, debits_posted=posted)
@@ -250,9 +299,31 @@ class LedgerRepository:
         statement = _once(("accounts.checked_debit", name), build)
         return self._db.execute(statement, {"b_id": account_id, "b_amount": minor}).rowcount == 1
 
+    def _insert_transfers(self, rows: list[dict[str, Any]]) -> None:
+        try:
+            self._db.execute(_once("transfers.insert", lambda: insert(ledger_transfers)), rows)
+        except IntegrityError:
+            ids = ", ".join(row["id"] for row in rows)
+            raise LedgerError(f"transfer {ids} or its settlement exists already") from None
+
     def flush(self) -> None:
-        """Apply the deferred balance moves: one statement shape, sent as one executemany
-        (psycopg pipelines it: one round trip), in account-id order (no deadlocks)."""
+        """Write what was written behind, then apply the deferred balance moves: one statement
+        shape, sent as one executemany (psycopg pipelines it: one round trip), in account-id
+        order (no deadlocks)."""
+        transactions, self._transactions = self._transactions, []
+        transfers, self._transfers = self._transfers, []
+        if transactions:
+            ids = {
+                reference: int(id_)
+                for id_, reference in self._db.execute(self._insert_transactions(), transactions)
+            }
+            if len(ids) != len(transactions):
+                recorded = [t["reference"] for t in transactions if t["reference"] not in ids]
+                raise AlreadyRecordedError(f"{', '.join(recorded)} recorded before")
+            for transfer in transfers:
+                transfer["transaction_id"] = ids[transfer["transaction_id"]]
+        if transfers:
+            self._insert_transfers(transfers)
         deferred, self._deferred = self._deferred, {}
         rows = [
             {"b_id": account_id, **{f"b_{n}": moves.get(n, 0) for n in _FIELDS}}

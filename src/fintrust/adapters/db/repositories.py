@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
@@ -23,6 +25,7 @@ from fintrust.adapters.db.schema import (
 
 __all__ = [
     "BankAccountRepository",
+    "ConcurrentDuplicateError",
     "CustomerRepository",
     "InboxEntry",
     "InboxRepository",
@@ -46,14 +49,31 @@ def _once(key: object, build: Any) -> Any:
     return statement
 
 
+def _same_keys(rows: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Rows grouped by their set of keys: one executemany per statement shape."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    return list(groups.values())
+
+
 def _dialect_insert(dialect: str, table: Any) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 class _Repository:
-    def __init__(self, connection: Connection, now: dt.datetime) -> None:
+    def __init__(
+        self, connection: Connection, now: dt.datetime, *, write_behind: bool = False
+    ) -> None:
         self._db = connection
         self._now = now
+        # Write-behind (a batch of notifications in one transaction): writes are kept and sent
+        # by flush() at commit, a statement per table for the whole batch instead of one round
+        # trip per row; reads see what this transaction wrote.
+        self._write_behind = write_behind
+
+    def flush(self) -> None:
+        """Send the writes kept back (write-behind); nothing to do otherwise."""
 
 
 class CustomerRepository(_Repository):
@@ -74,6 +94,13 @@ class CustomerRepository(_Repository):
 
 
 class OrderRepository(_Repository):
+    def __init__(
+        self, connection: Connection, now: dt.datetime, *, write_behind: bool = False
+    ) -> None:
+        super().__init__(connection, now, write_behind=write_behind)
+        self._locked: dict[int, dict[str, Any]] = {}  # write-behind: id -> current values
+        self._changes: dict[int, dict[str, Any]] = {}  # write-behind: id -> columns to set
+
     def add(self, **values: Any) -> int:
         key = self._db.execute(
             insert(orders).values(created_at=self._now, updated_at=self._now, **values)
@@ -85,14 +112,47 @@ class OrderRepository(_Repository):
         query = select(orders).where(orders.c.id == order_id)
         return self._db.execute(query.with_for_update() if for_update else query).first()
 
+    def lock(self, *, trustly_order_ids: set[str], message_ids: set[str]) -> list[Any]:
+        """Write-behind: lock the orders with these ids now, in id order (two processes locking
+        overlapping batches cannot deadlock), and answer find() from them. Returns them."""
+        query = _once(
+            "orders.lock",
+            lambda: (
+                select(orders)
+                .where(
+                    or_(
+                        orders.c.trustly_order_id.in_(bindparam("b_orders", expanding=True)),
+                        orders.c.message_id.in_(bindparam("b_messages", expanding=True)),
+                    )
+                )
+                .order_by(orders.c.id)
+                .with_for_update()
+            ),
+        )
+        params = {"b_orders": sorted(trustly_order_ids), "b_messages": sorted(message_ids)}
+        rows = self._db.execute(query, params).all()
+        for row in rows:
+            self._locked[row.id] = dict(row._mapping)
+        return [SimpleNamespace(**row._mapping) for row in rows]
+
     def find(
         self, *, trustly_order_id: str | None, message_id: str | None, for_update: bool = False
-    ) -> Row[Any] | None:
-        """The order a notification is about: by Trustly's order id, else by our MessageID
-        (a payout's notification may arrive before its AccountPayout answer)."""
+    ) -> Any:
+        """The order a notification is about (a row: its columns as attributes), by Trustly's
+        order id, else by our MessageID (a payout's notification may arrive before its
+        AccountPayout answer)."""
         by_order, by_message = bool(trustly_order_id), bool(message_id)
         if not (by_order or by_message):
             return None
+        if self._write_behind:
+            matches = [
+                values
+                for values in self._locked.values()
+                if (by_order and values["trustly_order_id"] == trustly_order_id)
+                or (by_message and values["message_id"] == message_id)
+            ]
+            if matches:
+                return SimpleNamespace(**min(matches, key=lambda values: values["id"]))
 
         def build() -> Any:
             conditions = []
@@ -106,13 +166,33 @@ class OrderRepository(_Repository):
 
         query = _once(("orders.find", by_order, by_message, for_update), build)
         params = {"b_order": trustly_order_id, "b_message": message_id}
-        return self._db.execute(query, params).first()
+        row = self._db.execute(query, params).first()
+        if row is not None and self._write_behind:
+            self._locked[row.id] = dict(row._mapping)
+            return SimpleNamespace(**row._mapping)
+        return row
 
     def update(self, order_id: int, **values: Any) -> None:
+        if self._write_behind:
+            self._changes.setdefault(order_id, {}).update(values)
+            if order_id in self._locked:
+                self._locked[order_id].update(values)
+            return
         query = _once(
             "orders.update", lambda: update(orders).where(orders.c.id == bindparam("b_id"))
         )
         self._db.execute(query, {"b_id": order_id, "updated_at": self._now, **values})
+
+    def flush(self) -> None:
+        changes, self._changes = self._changes, {}
+        query = _once(
+            "orders.update", lambda: update(orders).where(orders.c.id == bindparam("b_id"))
+        )
+        for rows in _same_keys(
+            {"b_id": order_id, "updated_at": self._now, **values}
+            for order_id, values in sorted(changes.items())
+        ):
+            self._db.execute(query, rows)
 
     def of_customer(self, customer_id: int, kind: str | None = None) -> list[Row[Any]]:
         query = select(orders).where(orders.c.customer_id == customer_id)
@@ -134,43 +214,96 @@ class InboxEntry:
     order_id: int | None
 
 
+class ConcurrentDuplicateError(Exception):
+    """Write-behind: another transaction stored one of this batch's notifications first."""
+
+
+def _entry(values: Any) -> InboxEntry:
+    return InboxEntry(
+        values["notification_id"],
+        values["method"],
+        values["reply_status"],
+        values["outcome"],
+        values["order_id"],
+    )
+
+
 class InboxRepository(_Repository):
+    def __init__(
+        self, connection: Connection, now: dt.datetime, *, write_behind: bool = False
+    ) -> None:
+        super().__init__(connection, now, write_behind=write_behind)
+        self._known: dict[str, InboxEntry] = {}  # write-behind: stored before this transaction
+        self._new: dict[str, dict[str, Any]] = {}  # write-behind: rows to insert
+        self._receipts: list[dict[str, Any]] = []  # write-behind: receipts to insert
+
     def receipt(self, raw_body: str, verdict: str, error: str | None = None) -> None:
-        query = _once("receipts.insert", lambda: insert(notification_receipts))
         values = {"received_at": self._now, "raw_body": raw_body, "verdict": verdict}
+        if self._write_behind:
+            self._receipts.append({**values, "error": error})
+            return
+        query = _once("receipts.insert", lambda: insert(notification_receipts))
         self._db.execute(query, {**values, "error": error})
 
+    def load(self, notification_ids: set[str]) -> None:
+        """Write-behind: read which of these notifications were stored before, at once."""
+        query = _once(
+            "inbox.load",
+            lambda: select(notification_inbox).where(
+                notification_inbox.c.notification_id.in_(bindparam("b_ids", expanding=True))
+            ),
+        )
+        for row in self._db.execute(query, {"b_ids": sorted(notification_ids)}):
+            self._known[row.notification_id] = _entry(row._mapping)
+
     def get(self, notification_id: str) -> InboxEntry | None:
+        if notification_id in self._new:
+            return _entry(self._new[notification_id])
+        if notification_id in self._known:
+            return self._known[notification_id]
         row = self._db.execute(
             select(notification_inbox).where(
                 notification_inbox.c.notification_id == notification_id
             )
         ).first()
-        if row is None:
-            return None
-        return InboxEntry(
-            row.notification_id, row.method, row.reply_status, row.outcome, row.order_id
-        )
+        return _entry(row._mapping) if row is not None else None
 
     def claim(self, notification_id: str, method: str, raw_body: str) -> bool:
         """Record the notification as being handled now; False when it was handled before
         (the unique notificationid makes a concurrent duplicate wait, then fail here)."""
+        values: dict[str, Any] = {"notification_id": notification_id, "method": method}
+        values |= {
+            "raw_body": raw_body,
+            "reply_status": "",
+            "outcome": "",
+            "received_at": self._now,
+        }
+        if self._write_behind:
+            # What load() did not find is new; should another transaction store it meanwhile,
+            # flush() fails and the batch is handled again, notification by notification.
+            if notification_id in self._known or notification_id in self._new:
+                return False
+            self._new[notification_id] = values | {
+                "order_id": None,
+                "trustly_order_id": None,
+                "message_id": None,
+            }
+            return True
         # ON CONFLICT DO NOTHING, not a savepoint: one round trip instead of three. A concurrent
         # duplicate still waits on the unique index until the first commits, then inserts nothing.
+        row = self._db.execute(self._insert("inbox.claim", notification_inbox.c.id), values).first()
+        return row is not None
+
+    def _insert(self, name: str, returning: Any) -> Any:
         dialect = self._db.dialect.name
-        query = _once(
-            ("inbox.claim", dialect),
+        return _once(
+            (name, dialect),
             lambda: (
                 _dialect_insert(dialect, notification_inbox)
                 .on_conflict_do_nothing(index_elements=["notification_id"])
-                .returning(notification_inbox.c.id)
+                .returning(returning)
             ),
         )
-        values = {"notification_id": notification_id, "method": method, "raw_body": raw_body}
-        row = self._db.execute(
-            query, {**values, "reply_status": "", "outcome": "", "received_at": self._now}
-        ).first()
-        return row is not None
 
     def finish(
         self,
@@ -182,23 +315,39 @@ class InboxRepository(_Repository):
         trustly_order_id: str | None,
         message_id: str | None,
     ) -> None:
+        values = {
+            "reply_status": reply_status,
+            "outcome": outcome,
+            "order_id": order_id,
+            "trustly_order_id": trustly_order_id,
+            "message_id": message_id,
+        }
+        if self._write_behind:
+            self._new[notification_id].update(values)
+            return
         query = _once(
             "inbox.finish",
             lambda: update(notification_inbox).where(
                 notification_inbox.c.notification_id == bindparam("b_id")
             ),
         )
-        self._db.execute(
-            query,
-            {
-                "b_id": notification_id,
-                "reply_status": reply_status,
-                "outcome": outcome,
-                "order_id": order_id,
-                "trustly_order_id": trustly_order_id,
-                "message_id": message_id,
-            },
-        )
+        self._db.execute(query, {"b_id": notification_id, **values})
+
+    def flush(self) -> None:
+        new, self._new = self._new, {}
+        receipts, self._receipts = self._receipts, []
+        if new:
+            query = self._insert("inbox.insert", notification_inbox.c.notification_id)
+            stored = set(self._db.execute(query, list(new.values())).scalars())
+            if stored != set(new):
+                raise ConcurrentDuplicateError(
+                    f"stored meanwhile by another transaction: {sorted(set(new) - stored)}"
+                )
+            self._known.update((key, _entry(values)) for key, values in new.items())
+        if receipts:
+            self._db.execute(
+                _once("receipts.insert", lambda: insert(notification_receipts)), receipts
+            )
 
     def of_order(self, order_id: int) -> list[Row[Any]]:
         query = select(notification_inbox).where(notification_inbox.c.order_id == order_id)
@@ -332,9 +481,22 @@ class OutboxRepository(_Repository):
 
 
 class BankAccountRepository(_Repository):
+    def __init__(
+        self, connection: Connection, now: dt.datetime, *, write_behind: bool = False
+    ) -> None:
+        super().__init__(connection, now, write_behind=write_behind)
+        self._saves: list[dict[str, Any]] = []  # write-behind: upserts to send
+
     def save(self, customer_id: int, account_id: str, **details: Any) -> None:
         """Store a payout destination once per customer; newer details refresh it."""
-        dialect, keys = self._db.dialect.name, tuple(sorted(details))
+        values = {"customer_id": customer_id, "account_id": account_id, **details}
+        if self._write_behind:
+            self._saves.append(values)
+            return
+        self._db.execute(self._upsert(tuple(sorted(details))), {**values, "created_at": self._now})
+
+    def _upsert(self, keys: tuple[str, ...]) -> Any:
+        dialect = self._db.dialect.name
 
         def build() -> Any:  # one upsert instead of a SELECT and an INSERT or UPDATE
             statement = _dialect_insert(dialect, bank_accounts)
@@ -343,9 +505,15 @@ class BankAccountRepository(_Repository):
                 set_={key: statement.excluded[key] for key in keys},
             )
 
-        query = _once(("bank_accounts.save", dialect, keys), build)
-        ids = {"customer_id": customer_id, "account_id": account_id}
-        self._db.execute(query, {**ids, "created_at": self._now, **details})
+        return _once(("bank_accounts.save", dialect, keys), build)
+
+    def flush(self) -> None:
+        saves, self._saves = self._saves, []
+        # One upsert after the other (executemany; a statement of several rows could not update
+        # one account twice), in the order they were saved: the newest details win.
+        for rows in _same_keys(saves):
+            keys = tuple(sorted(set(rows[0]) - {"customer_id", "account_id"}))
+            self._db.execute(self._upsert(keys), [{**row, "created_at": self._now} for row in rows])
 
     def of_customer(self, customer_id: int) -> list[Row[Any]]:
         query = select(bank_accounts).where(bank_accounts.c.customer_id == customer_id)

@@ -40,10 +40,14 @@ class SqlUnitOfWork:
         *,
         clock: Callable[[], dt.datetime] = utc_now,
         read_only: bool = False,
+        write_behind: bool = False,
     ) -> None:
+        """``write_behind``: the repositories keep their writes until commit and send them a
+        statement per table (a batch of notifications); reads see what was written."""
         self._engine = engine
         self._clock = clock
         self._read_only = read_only
+        self._write_behind = write_behind
         self._connection: Connection | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
@@ -53,12 +57,13 @@ class SqlUnitOfWork:
         connection.begin()
         self._connection = connection
         self.now = self._clock()
-        self.ledger = LedgerRepository(connection, self.now)
+        behind = self._write_behind
+        self.ledger = LedgerRepository(connection, self.now, write_behind=behind)
         self.customers = CustomerRepository(connection, self.now)
-        self.orders = OrderRepository(connection, self.now)
-        self.inbox = InboxRepository(connection, self.now)
+        self.orders = OrderRepository(connection, self.now, write_behind=behind)
+        self.inbox = InboxRepository(connection, self.now, write_behind=behind)
         self.outbox = OutboxRepository(connection, self.now)
-        self.bank_accounts = BankAccountRepository(connection, self.now)
+        self.bank_accounts = BankAccountRepository(connection, self.now, write_behind=behind)
         self.suspense = SuspenseRepository(connection, self.now)
         return self
 
@@ -75,7 +80,12 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
-        self.ledger.flush()  # the balance moves held back until now (their row locks last)
+        # What was held back until now, the ledger last: its balance rows are the most contended
+        # (asset:trustly moves with every deposit) and are locked from their UPDATE to COMMIT.
+        self.orders.flush()
+        self.bank_accounts.flush()
+        self.inbox.flush()
+        self.ledger.flush()
         self.connection.commit()
 
     def rollback(self) -> None:

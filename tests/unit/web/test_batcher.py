@@ -1,0 +1,94 @@
+"""The notification endpoint's group commit: what is submitted while a batch runs waits and
+goes into the next batch, each caller gets its own result."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+import anyio.to_thread
+import pytest
+
+from fintrust.web.notifications import MAX_BATCH, Batcher
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Handler:
+    """Doubles each item; the first batch waits until released (while others queue)."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, items: Sequence[int]) -> list[int | Exception]:
+        self.batches.append(list(items))
+        if len(self.batches) == 1:
+            self.started.set()
+            assert self.release.wait(timeout=30)
+        return [ValueError(f"bad {i}") if i < 0 else i * 2 for i in items]
+
+
+async def queue_behind_a_running_batch(
+    batcher: Batcher[int, int], handler: Handler, items: list[int]
+) -> list[asyncio.Task[int]]:
+    first = asyncio.create_task(batcher.submit(0))
+    await anyio.to_thread.run_sync(handler.started.wait)
+    waiting = [asyncio.create_task(batcher.submit(i)) for i in items]
+    await asyncio.sleep(0)  # let each task run up to its await: it has then queued its item
+    handler.release.set()
+    assert await first == 0
+    return waiting
+
+
+async def test_what_arrives_during_a_batch_goes_into_the_next_one() -> None:
+    handler = Handler()
+    batcher = Batcher(handler)
+    waiting = await queue_behind_a_running_batch(batcher, handler, [1, 2, 3])
+    assert [await task for task in waiting] == [2, 4, 6]
+    assert handler.batches == [[0], [1, 2, 3]]
+
+
+async def test_a_batch_holds_at_most_max_batch_items() -> None:
+    handler = Handler()
+    batcher = Batcher(handler)
+    items = list(range(1, MAX_BATCH + 6))
+    waiting = await queue_behind_a_running_batch(batcher, handler, items)
+    assert [await task for task in waiting] == [i * 2 for i in items]
+    assert [len(batch) for batch in handler.batches] == [1, MAX_BATCH, 5]
+
+
+async def test_a_failed_item_raises_for_its_caller_only() -> None:
+    handler = Handler()
+    batcher = Batcher(handler)
+    waiting = await queue_behind_a_running_batch(batcher, handler, [1, -1, 3])
+    assert await waiting[0] == 2
+    with pytest.raises(ValueError, match="bad -1"):
+        await waiting[1]
+    assert await waiting[2] == 6
+
+
+async def test_a_caller_that_goes_away_does_not_stop_the_others() -> None:
+    handler = Handler()
+    batcher = Batcher(handler)
+    waiting = await queue_behind_a_running_batch(batcher, handler, [1, 2])
+    waiting[0].cancel()
+    assert await waiting[1] == 4
+    assert handler.batches == [[0], [1, 2]]  # handled all the same: Trustly's answer is stored
+    assert await batcher.submit(5) == 10  # and the batcher goes on
+
+
+async def test_a_handler_that_raises_fails_its_whole_batch() -> None:
+    def broken(items: Sequence[int]) -> list[int | Exception]:
+        raise RuntimeError("database down")
+
+    batcher: Batcher[int, int] = Batcher(broken)
+    with pytest.raises(RuntimeError, match="database down"):
+        await batcher.submit(1)
