@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from starlette.types import Receive, Scope, Send
 
 from fintrust.adapters.db.uow import SqlUnitOfWork
 from fintrust.adapters.trustly import TrustlyGateway
 from fintrust.settings import Settings
 from fintrust.web.acceptance_hook import router as acceptance_router
 from fintrust.web.api import router as api_router
+from fintrust.web.notifications import PATH as NOTIFICATIONS_PATH
 from fintrust.web.notifications import TrustlyNotifications
 from fintrust.web.pages import router as pages_router
 from fintrust.web.pages import static_files
 
-__all__ = ["Services", "create_app"]
+__all__ = ["MerchantApp", "Services", "create_app"]
 
 
 @dataclass(frozen=True)
@@ -34,14 +37,28 @@ class Services:
         return SqlUnitOfWork(self.engine, read_only=True)
 
 
+class MerchantApp(FastAPI):
+    """FastAPI, with Trustly's notifications passed straight to their own ASGI app."""
+
+    def __init__(self, services: Services, **options: Any) -> None:
+        super().__init__(**options)
+        self.notifications = TrustlyNotifications(services)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == NOTIFICATIONS_PATH:
+            await self.notifications(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
 def create_app(services: Services) -> FastAPI:
-    app = FastAPI(
+    app = MerchantApp(
+        services,
         title="fintrust",
         summary="Move money through Trustly: wallet deposits and withdrawals.",
     )
     app.state.services = services
     app.state.uow = partial(SqlUnitOfWork, services.engine)
-    app.add_middleware(TrustlyNotifications, services=services)
     app.include_router(pages_router)
     app.mount("/static", static_files(), name="static")
     app.include_router(api_router)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from fintrust.services.notifications import Decision, Received, answer, decide_batch
 from fintrust.services.notifications import receive as receive_notification
@@ -73,19 +73,15 @@ class Batcher(Generic[Item, Result]):
 
 
 class TrustlyNotifications:
-    """ASGI middleware that answers ``POST /trustly/notifications`` itself and passes everything
-    else on: Trustly's notifications are the app's busiest path, and FastAPI's routing, request
-    objects and dependency machinery cost more CPU than handling one (bench/notifications.py)."""
+    """The ASGI app behind ``/trustly/notifications``: the app's busiest path, answered before
+    FastAPI's routing and middleware (which cost more CPU than handling a notification does:
+    bench/notifications.py). An exception here reaches the server, which answers 500."""
 
-    def __init__(self, app: ASGIApp, services: Services) -> None:
-        self._app = app
+    def __init__(self, services: Services) -> None:
         self._services = services
         self._batcher: Batcher[Received, Decision] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH:
-            await self._app(scope, receive, send)
-            return
         if scope["method"] != "POST":
             await _respond(send, 405, b'{"error": "use POST"}', [(b"allow", b"POST")])
             return
