@@ -12,6 +12,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from fintrust.adapters.db import bulk
 from fintrust.adapters.db.schema import ledger_accounts, ledger_transactions, ledger_transfers
 from fintrust.domain.ledger import (
     AccountBalance,
@@ -227,7 +228,7 @@ class LedgerRepository:
                     ledger_transactions
                 )
                 .on_conflict_do_nothing(index_elements=["reference"])
-                .returning(ledger_transactions.c.id, ledger_transactions.c.reference)
+                .returning(ledger_transactions.c.id)
             ),
         )
 
@@ -301,7 +302,7 @@ class LedgerRepository:
 
     def _insert_transfers(self, rows: list[dict[str, Any]]) -> None:
         try:
-            self._db.execute(_once("transfers.insert", lambda: insert(ledger_transfers)), rows)
+            bulk.insert_rows(self._db, ledger_transfers, rows)
         except IntegrityError:
             ids = ", ".join(row["id"] for row in rows)
             raise LedgerError(f"transfer {ids} or its settlement exists already") from None
@@ -313,10 +314,14 @@ class LedgerRepository:
         transactions, self._transactions = self._transactions, []
         transfers, self._transfers = self._transfers, []
         if transactions:
-            ids = {
-                reference: int(id_)
-                for id_, reference in self._db.execute(self._insert_transactions(), transactions)
-            }
+            stored = bulk.insert_rows(
+                self._db,
+                ledger_transactions,
+                transactions,
+                skip_conflicts_on="reference",
+                returning=["id", "reference"],
+            )
+            ids = {row.reference: int(row.id) for row in stored}
             if len(ids) != len(transactions):
                 recorded = [t["reference"] for t in transactions if t["reference"] not in ids]
                 raise AlreadyRecordedError(f"{', '.join(recorded)} recorded before")

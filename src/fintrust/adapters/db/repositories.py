@@ -13,6 +13,7 @@ from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
+from fintrust.adapters.db import bulk
 from fintrust.adapters.db.schema import (
     bank_accounts,
     customers,
@@ -185,14 +186,11 @@ class OrderRepository(_Repository):
 
     def flush(self) -> None:
         changes, self._changes = self._changes, {}
-        query = _once(
-            "orders.update", lambda: update(orders).where(orders.c.id == bindparam("b_id"))
-        )
         for rows in _same_keys(
-            {"b_id": order_id, "updated_at": self._now, **values}
+            {"id": order_id, "updated_at": self._now, **values}
             for order_id, values in sorted(changes.items())
         ):
-            self._db.execute(query, rows)
+            bulk.update_rows(self._db, orders, rows)
 
     def of_customer(self, customer_id: int, kind: str | None = None) -> list[Row[Any]]:
         query = select(orders).where(orders.c.customer_id == customer_id)
@@ -337,17 +335,20 @@ class InboxRepository(_Repository):
         new, self._new = self._new, {}
         receipts, self._receipts = self._receipts, []
         if new:
-            query = self._insert("inbox.insert", notification_inbox.c.notification_id)
-            stored = set(self._db.execute(query, list(new.values())).scalars())
-            if stored != set(new):
+            stored = bulk.insert_rows(
+                self._db,
+                notification_inbox,
+                list(new.values()),
+                skip_conflicts_on="notification_id",
+                returning=["notification_id"],
+            )
+            if len(stored) != len(new):
+                missing = sorted(set(new) - {row.notification_id for row in stored})
                 raise ConcurrentDuplicateError(
-                    f"stored meanwhile by another transaction: {sorted(set(new) - stored)}"
+                    f"stored meanwhile by another transaction: {missing}"
                 )
             self._known.update((key, _entry(values)) for key, values in new.items())
-        if receipts:
-            self._db.execute(
-                _once("receipts.insert", lambda: insert(notification_receipts)), receipts
-            )
+        bulk.insert_rows(self._db, notification_receipts, receipts)
 
     def of_order(self, order_id: int) -> list[Row[Any]]:
         query = select(notification_inbox).where(notification_inbox.c.order_id == order_id)
@@ -509,11 +510,9 @@ class BankAccountRepository(_Repository):
 
     def flush(self) -> None:
         saves, self._saves = self._saves, []
-        # One upsert after the other (executemany; a statement of several rows could not update
-        # one account twice), in the order they were saved: the newest details win.
         for rows in _same_keys(saves):
-            keys = tuple(sorted(set(rows[0]) - {"customer_id", "account_id"}))
-            self._db.execute(self._upsert(keys), [{**row, "created_at": self._now} for row in rows])
+            stamped = [{**row, "created_at": self._now} for row in rows]
+            bulk.upsert_rows(self._db, bank_accounts, stamped, keys=("customer_id", "account_id"))
 
     def of_customer(self, customer_id: int) -> list[Row[Any]]:
         query = select(bank_accounts).where(bank_accounts.c.customer_id == customer_id)
