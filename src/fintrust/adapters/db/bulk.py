@@ -5,23 +5,54 @@ and a single execution however many rows there are, with SQL text that never cha
 prepares it). An ``executemany`` costs the client and the server a statement per row. SQLite
 gets ``executemany``: it runs in-process, where a statement per row is cheap. The SQL is built
 from the Table's own table and column names; every value is a bound parameter.
+
+Inside :func:`pipeline`, PostgreSQL statements are sent without waiting for their results: all
+of a commit's writes go in one round trip. Rows returned are read by calling the function each
+write returns, after the pipeline.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection, Table, bindparam, update
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["insert_rows", "update_rows", "upsert_rows"]
+__all__ = [
+    "Fetch",
+    "Part",
+    "add_to_rows",
+    "insert_rows",
+    "pipeline",
+    "run_unnest",
+    "update_rows",
+    "upsert_rows",
+]
+
+Fetch = Callable[[], list[Any]]
+Part = tuple[Table, Sequence[Mapping[str, Any]], str]  # rows of a table, as arrays named prefix+col
 
 _STATEMENTS: dict[object, Any] = {}
+
+
+@contextmanager
+def pipeline(db: Connection) -> Iterator[None]:
+    """Send the PostgreSQL statements made inside without waiting: one round trip in all, at the
+    end, where an error of any of them is raised (as SQLAlchemy raises it). SQLite: nothing."""
+    if db.dialect.name != "postgresql":
+        yield
+        return
+    driver = db.connection.driver_connection
+    try:
+        with driver.pipeline():  # type: ignore[union-attr]
+            yield
+    except psycopg.Error as error:
+        raise DBAPIError.instance(None, None, error, psycopg.Error, hide_parameters=True) from error
 
 
 def insert_rows(
@@ -31,12 +62,12 @@ def insert_rows(
     *,
     skip_conflicts_on: str | None = None,
     returning: Sequence[str] = (),
-) -> list[Row[Any]]:
+) -> Fetch:
     """INSERT ``rows`` (all with the same keys); with ``skip_conflicts_on`` (a unique column),
-    rows that would duplicate one stored are left out (ON CONFLICT DO NOTHING). Returns the
-    ``returning`` columns of the rows inserted, in no particular order."""
+    rows that would duplicate one stored are left out (ON CONFLICT DO NOTHING). Returns a
+    function giving the ``returning`` columns of the rows inserted, in no particular order."""
     if not rows:
-        return []
+        return list
     columns = tuple(rows[0])
     key = ("insert", table.name, columns, skip_conflicts_on, tuple(returning), db.dialect.name)
     if db.dialect.name == "postgresql":
@@ -47,7 +78,7 @@ def insert_rows(
                 statement += f" ON CONFLICT ({skip_conflicts_on}) DO NOTHING"
             return statement + (f" RETURNING {', '.join(returning)}" if returning else "")
 
-        return _postgresql(db, key, sql, table, rows, columns=columns)
+        return run_unnest(db, key, sql, (table, rows, ""))
 
     def build() -> Any:
         statement: Any = sqlite.insert(table)
@@ -56,7 +87,8 @@ def insert_rows(
         return statement.returning(*(table.c[c] for c in returning)) if returning else statement
 
     result = db.execute(_once(key, build), [dict(row) for row in rows])
-    return list(result) if returning else []
+    inserted = list(result) if returning else []
+    return lambda: inserted
 
 
 def upsert_rows(
@@ -72,7 +104,7 @@ def upsert_rows(
     updated = [c for c in columns if c not in keys]
     key = ("upsert", table.name, columns, tuple(keys), db.dialect.name)
     if db.dialect.name == "postgresql":
-        _postgresql(
+        run_unnest(
             db,
             key,
             lambda unnest: (
@@ -80,9 +112,7 @@ def upsert_rows(
                 f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
                 + ", ".join(f"{c} = EXCLUDED.{c}" for c in updated)
             ),
-            table,
-            rows,
-            columns=columns,
+            (table, rows, ""),
         )
         return
 
@@ -106,16 +136,14 @@ def update_rows(db: Connection, table: Table, rows: Sequence[Mapping[str, Any]])
     name = table.name
     if db.dialect.name == "postgresql":
         sets = ", ".join(f"{c} = v.{c}" for c in changed)
-        _postgresql(
+        run_unnest(
             db,
             key,
             lambda unnest: (
                 f"UPDATE {name} SET {sets} FROM {unnest} AS v({', '.join(columns)}) "  # noqa: S608
                 f"WHERE {name}.id = v.id"
             ),
-            table,
-            rows,
-            columns=columns,
+            (table, rows, ""),
         )
         return
 
@@ -127,22 +155,56 @@ def update_rows(db: Connection, table: Table, rows: Sequence[Mapping[str, Any]])
     db.execute(_once(key, build), params)
 
 
-def _postgresql(
-    db: Connection,
-    key: object,
-    sql: Callable[[str], str],
-    table: Table,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    columns: Sequence[str],
-) -> list[Any]:
-    """Run ``sql(unnest)`` with one array per column, on psycopg itself: its binary arrays need
-    no escaping (the raw notification bodies are JSON: text arrays cost 5 times as much), and
-    SQLAlchemy cannot ask for them. Same connection, same transaction."""
-    arrays = {c: [row[c] for row in rows] for c in columns}
-    # A column of NULLs only has no type to send in binary: that one goes as text.
-    formats = tuple("s" if all(v is None for v in arrays[c]) else "b" for c in columns)
-    statement: str = _once((key, formats), lambda: sql(_unnest(db, table, columns, formats)))
+def add_to_rows(db: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Add each of ``rows``' values to the row whose ``id`` it names, one row after the other in
+    the order given (the order their locks are taken in: callers sort them)."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    changed = [c for c in columns if c != "id"]
+    if db.dialect.name == "postgresql":
+        sets = ", ".join(f"{c} = {c} + %({c})s" for c in changed)
+        sql = f"UPDATE {table.name} SET {sets} WHERE id = %(id)s"  # noqa: S608
+        cursor = db.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, rows)
+        except psycopg.Error as error:
+            raise DBAPIError.instance(sql, None, error, psycopg.Error) from error
+        return
+
+    def build() -> Any:
+        values = {table.c[c]: table.c[c] + bindparam(f"b_{c}") for c in changed}
+        return update(table).where(table.c.id == bindparam("b_id")).values(values)
+
+    params = [{f"b_{c}": row[c] for c in columns} for row in rows]
+    db.execute(_once(("add", table.name, columns), build), params)
+
+
+def run_unnest(db: Connection, key: object, sql: Callable[..., str], *parts: Part) -> Fetch:
+    """PostgreSQL: run ``sql(unnest, ...)``, given an ``unnest(...)`` of arrays for each part,
+    on psycopg itself: its binary arrays need no escaping (the raw notification bodies are JSON:
+    text arrays cost 5 times as much), and SQLAlchemy cannot ask for them. Same connection, same
+    transaction. Returns a function giving the rows the statement returns."""
+    arrays: dict[str, list[Any]] = {}
+    formats: list[str] = []
+    for _, rows, prefix in parts:
+        for c in rows[0]:
+            values = arrays[prefix + c] = [row[c] for row in rows]
+            # A column of NULLs only has no type to send in binary: that one goes as text.
+            formats.append("s" if all(v is None for v in values) else "b")
+
+    def build() -> str:
+        unnests, formats_left = [], iter(formats)
+        for table, rows, prefix in parts:
+            casts = (
+                f"CAST(%({prefix}{c}){next(formats_left)} AS "
+                f"{table.c[c].type.compile(db.dialect)}[])"
+                for c in rows[0]
+            )
+            unnests.append(f"unnest({', '.join(casts)})")
+        return sql(*unnests)
+
+    statement: str = _once((key, tuple(formats)), build)
     cursor = db.connection.driver_connection.cursor(row_factory=namedtuple_row)  # type: ignore[union-attr]
     try:
         cursor.execute(statement, arrays)
@@ -150,16 +212,7 @@ def _postgresql(
         raise DBAPIError.instance(
             statement, None, error, psycopg.Error, hide_parameters=True
         ) from error
-    return list(cursor.fetchall()) if cursor.description else []
-
-
-def _unnest(db: Connection, table: Table, columns: Sequence[str], formats: Sequence[str]) -> str:
-    """``unnest(CAST(%(a)b AS type[]), ...)``: one array per column, zipped into rows."""
-    casts = (
-        f"CAST(%({c}){f} AS {table.c[c].type.compile(db.dialect)}[])"
-        for c, f in zip(columns, formats, strict=True)
-    )
-    return f"unnest({', '.join(casts)})"
+    return lambda: list(cursor.fetchall()) if cursor.description else []
 
 
 def _once(key: object, build: Any) -> Any:

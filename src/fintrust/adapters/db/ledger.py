@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,35 @@ def _once(key: object, build: Any) -> Any:
     if statement is None:
         statement = _STATEMENTS[key] = build()
     return statement
+
+
+Check = Callable[[], None]
+
+
+def _nothing() -> None:
+    pass
+
+
+def _record_sql(
+    t_columns: Sequence[str], x_columns: Sequence[str], reference: str
+) -> Callable[[str, str], str]:
+    """Transactions and their transfers in one statement, returning the references recorded (one
+    recorded before is left out, and so are its transfers: the check then fails the commit). A
+    transfer's transaction_id is its transaction's place in the array of references."""
+    selected = ", ".join("t.id" if c == "transaction_id" else f"v.{c}" for c in x_columns)
+
+    def sql(transactions: str, transfers: str) -> str:
+        return (
+            f"WITH t AS (INSERT INTO ledger_transactions ({', '.join(t_columns)}) "  # noqa: S608
+            f"SELECT * FROM {transactions} "
+            "ON CONFLICT (reference) DO NOTHING RETURNING id, reference), "
+            f"x AS (INSERT INTO ledger_transfers ({', '.join(x_columns)}) SELECT {selected} "
+            f"FROM {transfers} AS v({', '.join(x_columns)}) JOIN t ON t.reference = "
+            f"(CAST(%(t_reference)b AS {reference}[]))[v.transaction_id]) "
+            "SELECT reference FROM t"
+        )
+
+    return sql
 
 
 class AlreadyRecordedError(LedgerError):
@@ -209,15 +239,21 @@ class LedgerRepository:
             "created_at": self._now,
         }
         if self._write_behind:
+            # Kept back whole, after its transfers: writing them may send what was kept back
+            # before (a settlement reads its pending transfer, a checked debit sees every move).
+            kept: list[dict[str, Any]] = []
+            for transfer in transaction.transfers:
+                self._write(0, transfer, enforce_no_overdraft, kept=kept)
             self._transactions.append(values)
-            transaction_ref: int | str = transaction.reference
-        else:
-            transaction_id = self._db.execute(self._insert_transactions(), values).scalar()
-            if transaction_id is None:
-                raise AlreadyRecordedError(f"{transaction.reference} was recorded before")
-            transaction_ref = int(transaction_id)
+            for row in kept:  # the transaction's place among those kept back, from 1
+                row["transaction_id"] = len(self._transactions)
+            self._transfers.extend(kept)
+            return
+        transaction_id = self._db.execute(self._insert_transactions(), values).scalar()
+        if transaction_id is None:
+            raise AlreadyRecordedError(f"{transaction.reference} was recorded before")
         for transfer in transaction.transfers:
-            self._write(transaction_ref, transfer, enforce_no_overdraft)
+            self._write(int(transaction_id), transfer, enforce_no_overdraft)
 
     def _insert_transactions(self) -> Any:
         dialect = self._db.dialect.name
@@ -232,8 +268,15 @@ class LedgerRepository:
             ),
         )
 
-    def _write(self, transaction: int | str, transfer: Transfer, enforce: bool) -> None:
-        """Write ``transfer`` of ``transaction`` (its id, or its reference when written behind)."""
+    def _write(
+        self,
+        transaction: int,
+        transfer: Transfer,
+        enforce: bool,
+        *,
+        kept: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Write ``transfer`` of ``transaction`` (its id), or add its row to ``kept``."""
         currency = transfer.amount.currency
         debit_id, debit_checked = self._account(transfer.debit, currency)
         credit_id = self._account(transfer.credit, currency)[0]
@@ -261,8 +304,8 @@ class LedgerRepository:
             "pending_id": transfer.pending_id,
             "created_at": self._now,
         }
-        if self._write_behind:
-            self._transfers.append(values)
+        if kept is not None:
+            kept.append(values)
         else:
             self._insert_transfers([values])
         if transfer.kind in (TransferKind.POST, TransferKind.VOID):
@@ -308,45 +351,66 @@ class LedgerRepository:
             raise LedgerError(f"transfer {ids} or its settlement exists already") from None
 
     def flush(self) -> None:
-        """Write what was written behind, then apply the deferred balance moves: one statement
-        shape, sent as one executemany (psycopg pipelines it: one round trip), in account-id
-        order (no deadlocks)."""
+        """Write what was written behind, then apply the deferred balance moves."""
+        self.send()()
+
+    def send(self) -> Check:
+        """Send what was written behind and the deferred balance moves; return the check to run
+        once they are done (inside :func:`bulk.pipeline`, at its end). The moves go last, in
+        account-id order (no deadlocks), each account's row locked until COMMIT."""
         transactions, self._transactions = self._transactions, []
         transfers, self._transfers = self._transfers, []
-        if transactions:
-            stored = bulk.insert_rows(
-                self._db,
-                ledger_transactions,
-                transactions,
-                skip_conflicts_on="reference",
-                returning=["id", "reference"],
+        check = self._send_transactions(transactions, transfers) if transactions else _nothing
+        deferred, self._deferred = self._deferred, {}
+        moves = [
+            {"id": account_id, **{n: changes.get(n, 0) for n in _FIELDS}}
+            for account_id, changes in sorted(deferred.items())
+            if any(changes.values())
+        ]
+        bulk.add_to_rows(self._db, ledger_accounts, moves)
+        return check
+
+    def _send_transactions(
+        self, transactions: list[dict[str, Any]], transfers: list[dict[str, Any]]
+    ) -> Check:
+        references = [t["reference"] for t in transactions]
+
+        def check(stored: bulk.Fetch) -> Check:
+            def recorded_once() -> None:
+                missing = set(references) - {row.reference for row in stored()}
+                if missing:
+                    raise AlreadyRecordedError(f"{', '.join(sorted(missing))} recorded before")
+
+            return recorded_once
+
+        if self._db.dialect.name == "postgresql" and transfers:
+            # One statement: the transfers join the transactions just inserted by reference (a
+            # transfer's transaction_id is its transaction's place in the references array).
+            columns = (tuple(transactions[0]), tuple(transfers[0]))
+            reference = ledger_transactions.c.reference.type.compile(self._db.dialect)
+            return check(
+                bulk.run_unnest(
+                    self._db,
+                    ("ledger.record", columns),
+                    _record_sql(*columns, reference),
+                    (ledger_transactions, transactions, "t_"),
+                    (ledger_transfers, transfers, "x_"),
+                )
             )
-            ids = {row.reference: int(row.id) for row in stored}
-            if len(ids) != len(transactions):
-                recorded = [t["reference"] for t in transactions if t["reference"] not in ids]
-                raise AlreadyRecordedError(f"{', '.join(recorded)} recorded before")
-            for transfer in transfers:
-                transfer["transaction_id"] = ids[transfer["transaction_id"]]
+        stored = bulk.insert_rows(
+            self._db,
+            ledger_transactions,
+            transactions,
+            skip_conflicts_on="reference",
+            returning=["id", "reference"],
+        )
+        check(stored)()  # before the transfers refer to them
+        ids = {row.reference: int(row.id) for row in stored()}
+        for transfer in transfers:
+            transfer["transaction_id"] = ids[references[transfer["transaction_id"] - 1]]
         if transfers:
             self._insert_transfers(transfers)
-        deferred, self._deferred = self._deferred, {}
-        rows = [
-            {"b_id": account_id, **{f"b_{n}": moves.get(n, 0) for n in _FIELDS}}
-            for account_id, moves in sorted(deferred.items())
-            if any(moves.values())
-        ]
-        if not rows:
-            return
-        columns = ledger_accounts.c
-        statement = _once(
-            "accounts.move",
-            lambda: (
-                update(ledger_accounts)
-                .where(columns.id == bindparam("b_id"))
-                .values({columns[n]: columns[n] + bindparam(f"b_{n}") for n in _FIELDS})
-            ),
-        )
-        self._db.execute(statement, rows)
+        return _nothing
 
     def verify(self) -> list[Mismatch]:
         """Recompute every account's totals from the transfers and compare."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -26,6 +26,7 @@ from fintrust.adapters.db.schema import (
 
 __all__ = [
     "BankAccountRepository",
+    "Check",
     "ConcurrentDuplicateError",
     "CustomerRepository",
     "InboxEntry",
@@ -48,6 +49,13 @@ def _once(key: object, build: Any) -> Any:
     if statement is None:
         statement = _STATEMENTS[key] = build()
     return statement
+
+
+Check = Callable[[], None]
+
+
+def _nothing() -> None:
+    pass
 
 
 def _same_keys(rows: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -75,6 +83,12 @@ class _Repository:
 
     def flush(self) -> None:
         """Send the writes kept back (write-behind); nothing to do otherwise."""
+        self.send()()
+
+    def send(self) -> Check:
+        """Send the writes kept back, and return the check to run once they are done (inside
+        :func:`bulk.pipeline` they are done at its end, all in one round trip)."""
+        return _nothing
 
 
 class CustomerRepository(_Repository):
@@ -184,13 +198,14 @@ class OrderRepository(_Repository):
         )
         self._db.execute(query, {"b_id": order_id, "updated_at": self._now, **values})
 
-    def flush(self) -> None:
+    def send(self) -> Check:
         changes, self._changes = self._changes, {}
         for rows in _same_keys(
             {"id": order_id, "updated_at": self._now, **values}
             for order_id, values in sorted(changes.items())
         ):
             bulk.update_rows(self._db, orders, rows)
+        return _nothing
 
     def of_customer(self, customer_id: int, kind: str | None = None) -> list[Row[Any]]:
         query = select(orders).where(orders.c.customer_id == customer_id)
@@ -331,24 +346,27 @@ class InboxRepository(_Repository):
         )
         self._db.execute(query, {"b_id": notification_id, **values})
 
-    def flush(self) -> None:
+    def send(self) -> Check:
         new, self._new = self._new, {}
         receipts, self._receipts = self._receipts, []
-        if new:
-            stored = bulk.insert_rows(
-                self._db,
-                notification_inbox,
-                list(new.values()),
-                skip_conflicts_on="notification_id",
-                returning=["notification_id"],
-            )
-            if len(stored) != len(new):
-                missing = sorted(set(new) - {row.notification_id for row in stored})
+        bulk.insert_rows(self._db, notification_receipts, receipts)
+        stored = bulk.insert_rows(
+            self._db,
+            notification_inbox,
+            list(new.values()),
+            skip_conflicts_on="notification_id",
+            returning=["notification_id"],
+        )
+
+        def check() -> None:
+            missing = set(new) - {row.notification_id for row in stored()}
+            if missing:
                 raise ConcurrentDuplicateError(
-                    f"stored meanwhile by another transaction: {missing}"
+                    f"stored meanwhile by another transaction: {sorted(missing)}"
                 )
             self._known.update((key, _entry(values)) for key, values in new.items())
-        bulk.insert_rows(self._db, notification_receipts, receipts)
+
+        return check
 
     def of_order(self, order_id: int) -> list[Row[Any]]:
         query = select(notification_inbox).where(notification_inbox.c.order_id == order_id)
@@ -508,11 +526,12 @@ class BankAccountRepository(_Repository):
 
         return _once(("bank_accounts.save", dialect, keys), build)
 
-    def flush(self) -> None:
+    def send(self) -> Check:
         saves, self._saves = self._saves, []
         for rows in _same_keys(saves):
             stamped = [{**row, "created_at": self._now} for row in rows]
             bulk.upsert_rows(self._db, bank_accounts, stamped, keys=("customer_id", "account_id"))
+        return _nothing
 
     def of_customer(self, customer_id: int) -> list[Row[Any]]:
         query = select(bank_accounts).where(bank_accounts.c.customer_id == customer_id)

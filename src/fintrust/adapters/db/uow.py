@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from contextlib import nullcontext
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
 
+from fintrust.adapters.db import bulk
 from fintrust.adapters.db.engine import READ_ONLY
 from fintrust.adapters.db.ledger import LedgerRepository
 from fintrust.adapters.db.repositories import (
@@ -80,12 +82,18 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
-        # What was held back until now, the ledger last: its balance rows are the most contended
-        # (asset:trustly moves with every deposit) and are locked from their UPDATE to COMMIT.
-        self.orders.flush()
-        self.bank_accounts.flush()
-        self.inbox.flush()
-        self.ledger.flush()
+        # What was held back until now, all in one round trip (write-behind, PostgreSQL), the
+        # ledger last: its balance rows are the most contended (asset:trustly moves with every
+        # deposit) and are locked from their UPDATE to COMMIT.
+        with bulk.pipeline(self.connection) if self._write_behind else nullcontext():
+            checks = [
+                self.orders.send(),
+                self.bank_accounts.send(),
+                self.inbox.send(),
+                self.ledger.send(),
+            ]
+        for check in checks:
+            check()
         self.connection.commit()
 
     def rollback(self) -> None:
