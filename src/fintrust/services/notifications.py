@@ -154,14 +154,19 @@ def decide_batch(uow: UnitOfWorkFactory, batch: Sequence[Received]) -> list[Deci
     notifications = [r.notification for r in batch if r.notification is not None]
     try:
         with uow(write_behind=True) as work:
-            locked = work.orders.lock(
-                trustly_order_ids={n.order_id for n in notifications if n.order_id},
-                message_ids={n.message_id for n in notifications if n.message_id},
-            )
+            with work.pipeline():  # one round trip: BEGIN, the locks, the inbox
+                lock = work.orders.lock(
+                    trustly_order_ids={n.order_id for n in notifications if n.order_id},
+                    message_ids={n.message_id for n in notifications if n.message_id},
+                )
+                load = work.inbox.load(
+                    {n.notification_id for n in notifications if n.notification_id}
+                )
+            locked = lock()
+            load()  # read after the locks were taken: a duplicate handled meanwhile is found
             work.ledger.load_accounts(
                 {(code, o.currency) for o in locked for code in (wallet(o.customer_id), TRUSTLY)}
             )
-            work.inbox.load({n.notification_id for n in notifications if n.notification_id})
             decisions: list[Decision | Exception] = [_decide(work, r) for r in batch]
             work.commit()
         return decisions

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from fintrust.adapters.db.repositories import ConcurrentDuplicateError
 from fintrust.adapters.db.schema import (
@@ -22,7 +23,7 @@ from fintrust.adapters.db.schema import (
     notification_receipts,
 )
 from fintrust.adapters.db.uow import SqlUnitOfWork
-from fintrust.domain.ledger import TRUSTLY, wallet
+from fintrust.domain.ledger import TRUSTLY, LedgerError, LedgerTransaction, Transfer, wallet
 from fintrust.domain.money import Money
 from fintrust.services.notifications import Decision, decide_batch, receive
 from fintrust.trustly import build_notification
@@ -59,6 +60,10 @@ def decided(uow: Uow, keys: KeyPair, bodies: list[bytes]) -> list[Decision]:
 def _data(body: bytes) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(body)["params"]["data"]
     return data
+
+
+def eur(amount: str) -> Money:
+    return Money.of(amount, "EUR")
 
 
 def wallet_balance(uow: Uow, customer_id: int) -> Money:
@@ -194,7 +199,7 @@ def test_a_notification_stored_meanwhile_by_another_transaction_fails_the_flush(
     IMMEDIATE lets no other writer in meanwhile)."""
     uow = partial(SqlUnitOfWork, postgres_engine)
     with SqlUnitOfWork(postgres_engine, write_behind=True) as batch:
-        batch.inbox.load({"n-1"})
+        batch.inbox.load({"n-1"})()
         assert batch.inbox.claim("n-1", "credit", "{}")
         with uow() as other:
             assert other.inbox.claim("n-1", "credit", "{}")
@@ -202,3 +207,33 @@ def test_a_notification_stored_meanwhile_by_another_transaction_fails_the_flush(
         with pytest.raises(ConcurrentDuplicateError, match="n-1"):
             batch.commit()
     assert count(uow, notification_inbox) == 1
+
+
+def test_a_write_refused_at_commit_leaves_nothing_written(uow: Uow, engine: Engine) -> None:
+    """A write kept back that the database refuses at commit (on PostgreSQL: inside the one
+    round trip) fails the commit as a database error, and the unit of work writes nothing."""
+    customer_id = customer(uow)
+    order = deposit_order(uow, customer_id, "3.00")
+    credit = LedgerTransaction(
+        "test:first", "first", (Transfer("t-1", TRUSTLY, wallet(customer_id), eur("3.00")),)
+    )
+    with uow() as work:
+        work.ledger.record(credit)
+        work.commit()
+    again = LedgerTransaction(  # a new transaction reusing the transfer's id
+        "test:second", "second", (Transfer("t-1", TRUSTLY, wallet(customer_id), eur("3.00")),)
+    )
+    with SqlUnitOfWork(engine, write_behind=True) as work:
+        work.orders.update(order.id, state="credited")
+        work.inbox.receipt("{}", "accepted")
+        work.ledger.record(again)
+        with pytest.raises((IntegrityError, LedgerError)):
+            work.commit()
+    with uow() as work:
+        row = work.orders.get(order.id)
+        assert row is not None
+        assert row.state == "started"
+        assert work.ledger.balance(wallet(customer_id), "EUR").posted == eur("3.00")
+    assert count(uow, notification_receipts) == 0
+    assert count(uow, ledger_transactions) == 1
+    assert_books_sound(uow)

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from psycopg.rows import namedtuple_row
-from sqlalchemy import Connection, Table, bindparam, update
+from psycopg.rows import dict_row, namedtuple_row
+from sqlalchemy import Connection, Table, bindparam, or_, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -30,6 +30,7 @@ __all__ = [
     "insert_rows",
     "pipeline",
     "run_unnest",
+    "select_rows",
     "update_rows",
     "upsert_rows",
 ]
@@ -53,6 +54,33 @@ def pipeline(db: Connection) -> Iterator[None]:
             yield
     except psycopg.Error as error:
         raise DBAPIError.instance(None, None, error, psycopg.Error, hide_parameters=True) from error
+
+
+def select_rows(
+    db: Connection, table: Table, any_of: Mapping[str, Sequence[Any]], *, lock: bool = False
+) -> Fetch:
+    """The rows (as dicts) whose column is one of the values given for it, for any of the
+    columns in ``any_of``; with ``lock``, locked FOR UPDATE in id order. Returns a function
+    giving them (inside :func:`pipeline`: read once it is done)."""
+    columns = tuple(any_of)
+    if db.dialect.name == "postgresql":
+        where = " OR ".join(f"{c} = ANY(%({c})s)" for c in columns)
+        sql = f"SELECT * FROM {table.name} WHERE {where}"  # noqa: S608
+        if lock:
+            sql += " ORDER BY id FOR UPDATE"
+        cursor = db.connection.driver_connection.cursor(row_factory=dict_row)  # type: ignore[union-attr]
+        cursor.execute(sql, {c: list(values) for c, values in any_of.items()})
+        return lambda: list(cursor.fetchall())
+
+    def build() -> Any:
+        conditions = [table.c[c].in_(bindparam(f"b_{c}", expanding=True)) for c in columns]
+        query = select(table).where(or_(*conditions))
+        return query.order_by(table.c.id).with_for_update() if lock else query
+
+    statement = _once(("select", table.name, columns, lock), build)
+    params = {f"b_{c}": list(values) for c, values in any_of.items()}
+    rows = [dict(row._mapping) for row in db.execute(statement, params)]
+    return lambda: rows
 
 
 def insert_rows(

@@ -127,28 +127,22 @@ class OrderRepository(_Repository):
         query = select(orders).where(orders.c.id == order_id)
         return self._db.execute(query.with_for_update() if for_update else query).first()
 
-    def lock(self, *, trustly_order_ids: set[str], message_ids: set[str]) -> list[Any]:
-        """Write-behind: lock the orders with these ids now, in id order (two processes locking
-        overlapping batches cannot deadlock), and answer find() from them. Returns them."""
-        query = _once(
-            "orders.lock",
-            lambda: (
-                select(orders)
-                .where(
-                    or_(
-                        orders.c.trustly_order_id.in_(bindparam("b_orders", expanding=True)),
-                        orders.c.message_id.in_(bindparam("b_messages", expanding=True)),
-                    )
-                )
-                .order_by(orders.c.id)
-                .with_for_update()
-            ),
-        )
-        params = {"b_orders": sorted(trustly_order_ids), "b_messages": sorted(message_ids)}
-        rows = self._db.execute(query, params).all()
-        for row in rows:
-            self._locked[row.id] = dict(row._mapping)
-        return [SimpleNamespace(**row._mapping) for row in rows]
+    def lock(
+        self, *, trustly_order_ids: set[str], message_ids: set[str]
+    ) -> Callable[[], list[Any]]:
+        """Write-behind: lock the orders with these ids, in id order (two processes locking
+        overlapping batches cannot deadlock), for find() to answer from. Returns a function
+        giving them (inside a pipeline: once it is done)."""
+        any_of = {"trustly_order_id": sorted(trustly_order_ids), "message_id": sorted(message_ids)}
+        fetch = bulk.select_rows(self._db, orders, any_of, lock=True)
+
+        def locked() -> list[Any]:
+            rows = fetch()
+            for row in rows:
+                self._locked[row["id"]] = row
+            return [SimpleNamespace(**row) for row in rows]
+
+        return locked
 
     def find(
         self, *, trustly_order_id: str | None, message_id: str | None, for_update: bool = False
@@ -258,16 +252,18 @@ class InboxRepository(_Repository):
         query = _once("receipts.insert", lambda: insert(notification_receipts))
         self._db.execute(query, {**values, "error": error})
 
-    def load(self, notification_ids: set[str]) -> None:
-        """Write-behind: read which of these notifications were stored before, at once."""
-        query = _once(
-            "inbox.load",
-            lambda: select(notification_inbox).where(
-                notification_inbox.c.notification_id.in_(bindparam("b_ids", expanding=True))
-            ),
+    def load(self, notification_ids: set[str]) -> Check:
+        """Write-behind: read which of these notifications were stored before, at once; done
+        when the function returned is called (inside a pipeline: once it is done)."""
+        fetch = bulk.select_rows(
+            self._db, notification_inbox, {"notification_id": sorted(notification_ids)}
         )
-        for row in self._db.execute(query, {"b_ids": sorted(notification_ids)}):
-            self._known[row.notification_id] = _entry(row._mapping)
+
+        def loaded() -> None:
+            for row in fetch():
+                self._known[row["notification_id"]] = _entry(row)
+
+        return loaded
 
     def get(self, notification_id: str) -> InboxEntry | None:
         if notification_id in self._new:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
@@ -78,6 +78,10 @@ class SqlUnitOfWork:
     @property
     def is_postgresql(self) -> bool:
         return self.connection.dialect.name == "postgresql"
+
+    def pipeline(self) -> AbstractContextManager[None]:
+        """Statements made inside are sent together (PostgreSQL): their results are read after."""
+        return bulk.pipeline(self.connection)
 
     def commit(self) -> None:
         if self._read_only:
