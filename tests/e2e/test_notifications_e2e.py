@@ -691,3 +691,10 @@ async def test_the_smallest_deposit_credited_at_half_books_nothing_and_settles(
     assert world.balance(customer) == 0
     assert_books_sound(world)
     assert_books_equal_trustlys(world)
+
+
+async def test_the_notification_url_takes_only_post(world: World) -> None:
+    async with http(world.app) as client:
+        response = await client.get("/trustly/notifications")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
