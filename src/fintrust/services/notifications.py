@@ -270,15 +270,17 @@ def _dispatch(
         # There is no money to book; the answer and this outcome stay in the inbox.
         logger.warning("%s of %s for order %s: nothing to book", method, amount, order.id)
         return "OK", f"{method} of {amount}: not a positive amount, nothing booked"
-    return _by_kind(work, order, notification)
+    return _by_kind(work, order, notification, amount)
 
 
-def _by_kind(work: SqlUnitOfWork, order: Row[Any], notification: Notification) -> tuple[str, str]:
+def _by_kind(
+    work: SqlUnitOfWork, order: Row[Any], notification: Notification, amount: Money | None
+) -> tuple[str, str]:
     method = notification.method
     if order.kind == "deposit":
-        return _deposit(work, order, notification)
+        return _deposit(work, order, notification, amount)
     if order.kind == "payout":
-        return _payout(work, order, notification)
+        return _payout(work, order, notification, amount)
     if method == "cancel" and order.state in ("created", "started"):  # SelectAccount abandoned
         work.orders.update(order.id, state="cancelled")
         return "OK", "cancel: the account selection ended"
@@ -314,7 +316,9 @@ def _minor(money: Money | None) -> int | None:
     return money.minor if money is not None else None
 
 
-def _deposit(work: SqlUnitOfWork, row: Row[Any], notification: Notification) -> tuple[str, str]:
+def _deposit(
+    work: SqlUnitOfWork, row: Row[Any], notification: Notification, amount: Money | None
+) -> tuple[str, str]:
     currency = row.currency
     order = deposits.DepositOrder(
         id=row.id,
@@ -326,7 +330,7 @@ def _deposit(work: SqlUnitOfWork, row: Row[Any], notification: Notification) -> 
         credited=Money(currency, row.credited) if row.credited else None,
         in_suspense=Money(currency, row.in_suspense) if row.in_suspense else None,
     )
-    method, amount = notification.method, _money(notification)
+    method = notification.method
     effects: list[deposits.Effect]
     if method == "pending":
         order, effects = deposits.on_pending(order)
@@ -395,7 +399,9 @@ def _deposit_transfers(
     return transfers, overdraw
 
 
-def _payout(work: SqlUnitOfWork, row: Row[Any], notification: Notification) -> tuple[str, str]:
+def _payout(
+    work: SqlUnitOfWork, row: Row[Any], notification: Notification, amount: Money | None
+) -> tuple[str, str]:
     order = payouts.PayoutOrder(
         id=row.id,
         customer_id=row.customer_id,
@@ -403,7 +409,7 @@ def _payout(work: SqlUnitOfWork, row: Row[Any], notification: Notification) -> t
         amount=Money(row.currency, row.amount),
         state=payouts.PayoutState(row.state),
     )
-    method, amount = notification.method, _money(notification)
+    method = notification.method
     effects: list[payouts.Effect]
     if method == "payoutconfirmation":
         order, effects = payouts.on_confirmed(order)
