@@ -24,10 +24,13 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 
 __all__ = [
+    "Check",
     "Fetch",
     "Part",
     "add_to_rows",
     "insert_rows",
+    "no_check",
+    "once",
     "pipeline",
     "run_unnest",
     "select_rows",
@@ -36,6 +39,7 @@ __all__ = [
 ]
 
 Fetch = Callable[[], list[Any]]
+Check = Callable[[], None]  # raises when writes sent in a pipeline turned out wrong
 Part = tuple[Table, Sequence[Mapping[str, Any]], str]  # rows of a table, as arrays named prefix+col
 
 _STATEMENTS: dict[object, Any] = {}
@@ -77,7 +81,7 @@ def select_rows(
         query = select(table).where(or_(*conditions))
         return query.order_by(table.c.id).with_for_update() if lock else query
 
-    statement = _once(("select", table.name, columns, lock), build)
+    statement = once(("select", table.name, columns, lock), build)
     params = {f"b_{c}": list(values) for c, values in any_of.items()}
     rows = [dict(row._mapping) for row in db.execute(statement, params)]
     return lambda: rows
@@ -114,7 +118,7 @@ def insert_rows(
             statement = statement.on_conflict_do_nothing(index_elements=[skip_conflicts_on])
         return statement.returning(*(table.c[c] for c in returning)) if returning else statement
 
-    result = db.execute(_once(key, build), [dict(row) for row in rows])
+    result = db.execute(once(key, build), [dict(row) for row in rows])
     inserted = list(result) if returning else []
     return lambda: inserted
 
@@ -149,7 +153,7 @@ def upsert_rows(
         set_ = {c: statement.excluded[c] for c in updated}
         return statement.on_conflict_do_update(index_elements=list(keys), set_=set_)
 
-    db.execute(_once(key, build), [dict(row) for row in rows])
+    db.execute(once(key, build), [dict(row) for row in rows])
 
 
 def update_rows(db: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -180,7 +184,7 @@ def update_rows(db: Connection, table: Table, rows: Sequence[Mapping[str, Any]])
         return update(table).where(table.c.id == bindparam("b_id")).values(values)
 
     params = [{f"b_{c}": row[c] for c in columns} for row in rows]
-    db.execute(_once(key, build), params)
+    db.execute(once(key, build), params)
 
 
 def add_to_rows(db: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -205,7 +209,7 @@ def add_to_rows(db: Connection, table: Table, rows: Sequence[Mapping[str, Any]])
         return update(table).where(table.c.id == bindparam("b_id")).values(values)
 
     params = [{f"b_{c}": row[c] for c in columns} for row in rows]
-    db.execute(_once(("add", table.name, columns), build), params)
+    db.execute(once(("add", table.name, columns), build), params)
 
 
 def run_unnest(db: Connection, key: object, sql: Callable[..., str], *parts: Part) -> Fetch:
@@ -232,7 +236,7 @@ def run_unnest(db: Connection, key: object, sql: Callable[..., str], *parts: Par
             unnests.append(f"unnest({', '.join(casts)})")
         return sql(*unnests)
 
-    statement: str = _once((key, tuple(formats)), build)
+    statement: str = once((key, tuple(formats)), build)
     cursor = db.connection.driver_connection.cursor(row_factory=namedtuple_row)  # type: ignore[union-attr]
     try:
         cursor.execute(statement, arrays)
@@ -243,8 +247,15 @@ def run_unnest(db: Connection, key: object, sql: Callable[..., str], *parts: Par
     return lambda: list(cursor.fetchall()) if cursor.description else []
 
 
-def _once(key: object, build: Any) -> Any:
+def once(key: object, build: Callable[[], Any]) -> Any:
+    """A statement built once per process (the adapters share one cache; keys name their
+    owner): SQLAlchemy memoizes its cache key on the object, so executing it again skips
+    building the expression and computing the key (~0.1-0.3 ms each)."""
     statement = _STATEMENTS.get(key)
     if statement is None:
         statement = _STATEMENTS[key] = build()
     return statement
+
+
+def no_check() -> None:
+    """The check of writes that need none."""

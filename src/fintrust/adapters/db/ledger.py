@@ -32,23 +32,8 @@ _DEBIT = ledger_accounts.alias("debit_account")
 _CREDIT = ledger_accounts.alias("credit_account")
 
 
-_STATEMENTS: dict[object, Any] = {}
 _KNOWN_ACCOUNTS = 10_000  # ledger account ids remembered per pooled connection
 _FIELDS = ("credits_pending", "credits_posted", "debits_pending", "debits_posted")
-
-
-def _once(key: object, build: Any) -> Any:
-    statement = _STATEMENTS.get(key)
-    if statement is None:
-        statement = _STATEMENTS[key] = build()
-    return statement
-
-
-Check = Callable[[], None]
-
-
-def _nothing() -> None:
-    pass
 
 
 def _record_sql(
@@ -119,7 +104,7 @@ class LedgerRepository:
         missing = {key for key in keys if key not in known}
         if not missing:
             return
-        query = _once(
+        query = bulk.once(
             "accounts.load",
             lambda: select(
                 ledger_accounts.c.id,
@@ -150,7 +135,7 @@ class LedgerRepository:
         cached = known.get((code, currency))
         if cached is not None:
             return cached
-        query = _once(
+        query = bulk.once(
             "accounts.find",
             lambda: select(ledger_accounts.c.id, ledger_accounts.c.no_overdraft).where(
                 ledger_accounts.c.code == bindparam("b_code"),
@@ -257,7 +242,7 @@ class LedgerRepository:
 
     def _insert_transactions(self) -> Any:
         dialect = self._db.dialect.name
-        return _once(
+        return bulk.once(
             ("transactions.insert", dialect),
             lambda: (
                 (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
@@ -340,7 +325,7 @@ class LedgerRepository:
                 .values({columns[name]: columns[name] + bindparam("b_amount")})
             )
 
-        statement = _once(("accounts.checked_debit", name), build)
+        statement = bulk.once(("accounts.checked_debit", name), build)
         return self._db.execute(statement, {"b_id": account_id, "b_amount": minor}).rowcount == 1
 
     def _insert_transfers(self, rows: list[dict[str, Any]]) -> None:
@@ -354,13 +339,13 @@ class LedgerRepository:
         """Write what was written behind, then apply the deferred balance moves."""
         self.send()()
 
-    def send(self) -> Check:
+    def send(self) -> bulk.Check:
         """Send what was written behind and the deferred balance moves; return the check to run
         once they are done (inside :func:`bulk.pipeline`, at its end). The moves go last, in
         account-id order (no deadlocks), each account's row locked until COMMIT."""
         transactions, self._transactions = self._transactions, []
         transfers, self._transfers = self._transfers, []
-        check = self._send_transactions(transactions, transfers) if transactions else _nothing
+        check = self._send_transactions(transactions, transfers) if transactions else bulk.no_check
         deferred, self._deferred = self._deferred, {}
         moves = [
             {"id": account_id, **{n: changes.get(n, 0) for n in _FIELDS}}
@@ -372,10 +357,10 @@ class LedgerRepository:
 
     def _send_transactions(
         self, transactions: list[dict[str, Any]], transfers: list[dict[str, Any]]
-    ) -> Check:
+    ) -> bulk.Check:
         references = [t["reference"] for t in transactions]
 
-        def check(stored: bulk.Fetch) -> Check:
+        def check(stored: bulk.Fetch) -> bulk.Check:
             def recorded_once() -> None:
                 missing = set(references) - {row.reference for row in stored()}
                 if missing:
@@ -410,7 +395,7 @@ class LedgerRepository:
             transfer["transaction_id"] = ids[references[transfer["transaction_id"] - 1]]
         if transfers:
             self._insert_transfers(transfers)
-        return _nothing
+        return bulk.no_check
 
     def verify(self) -> list[Mismatch]:
         """Recompute every account's totals from the transfers and compare."""
