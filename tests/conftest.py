@@ -48,6 +48,7 @@ from sqlalchemy import Engine, text  # noqa: E402
 
 from fintrust.adapters.db.engine import make_engine  # noqa: E402
 from fintrust.adapters.db.migrate import upgrade  # noqa: E402
+from tests.e2e.harness import World, build_world  # noqa: E402
 
 POSTGRES_URL = os.environ.get("FINTRUST_TEST_DATABASE_URL")
 _SCHEMAS: dict[int, str] = {}  # engine -> its private test schema
@@ -102,3 +103,16 @@ def postgres_engine() -> Iterator[Engine]:
     created = fresh_postgres()
     yield created
     drop(created)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # what the apps under test run on (uvicorn)
+
+
+@pytest.fixture
+def world(engine: Engine, tmp_path: _Path) -> Iterator[World]:
+    """The merchant app against the emulator, in this process (tests/e2e/harness.py)."""
+    created = build_world(engine, tmp_path)
+    yield created
+    created.close()

@@ -4,18 +4,14 @@ acceptance hook."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI
-from sqlalchemy import Engine
 
 from fintrust.domain.ledger import TRUSTLY, totals_balance
 from fintrust.web import Services, create_app
-from tests.e2e.harness import NOTIFY, USERNAME, World, build_world
+from tests.e2e.harness import NOTIFY, USERNAME, World
 from trustly_emulator.acceptance import AcceptanceConfig, available_checks, run_acceptance
 
 pytestmark = pytest.mark.anyio
@@ -24,18 +20,6 @@ HOOK = "http://merchant.test/_acceptance"
 # The merchant starts Deposits, SelectAccounts and AccountPayouts; Withdraw (legacy, no longer
 # offered by Trustly) is answered 501.
 NOT_DONE_BY_FINTRUST = {"withdraw-ok", "withdraw-denied"}
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def world(engine: Engine, tmp_path: Path) -> Iterator[World]:
-    created = build_world(engine, tmp_path)
-    yield created
-    created.close()
 
 
 def app_with_hook(world: World) -> FastAPI:

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import func, select, text, update
 
 from fintrust.adapters.db.schema import (
     ledger_transactions,
@@ -38,23 +36,11 @@ from fintrust.trustly import (
     generate_key_pair,
     read_notification_reply,
 )
-from tests.e2e.harness import NOTIFY, PASSWORD, USERNAME, World, build_world, http
+from tests.e2e.harness import NOTIFY, PASSWORD, USERNAME, World, http
 from trustly_emulator import FaultRule
 from trustly_emulator._clock import trustly_timestamp
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def world(engine: Engine, tmp_path: Path) -> Iterator[World]:
-    created = build_world(engine, tmp_path)
-    yield created
-    created.close()
 
 
 # ---------------------------------------------------------------- helpers

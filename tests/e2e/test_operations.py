@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine
 
 from fintrust.cli import main
 from fintrust.domain.money import Money
 from fintrust.services import outbox, payments
 from fintrust.services.operations import Resolution, frozen_wallets, resolve_suspense
-from tests.e2e.harness import NOTIFY, World, build_world
+from tests.e2e.harness import NOTIFY, World
 from trustly_emulator._scenarios import Step
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def world(engine: Engine, tmp_path: Path) -> Iterator[World]:
-    created = build_world(engine, tmp_path)
-    yield created
-    created.close()
 
 
 async def test_a_parked_credit_is_given_to_the_customer_once(world: World) -> None:

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
 
 from fintrust.domain.money import Money
 from fintrust.services import outbox, payments
-from tests.e2e.harness import NOTIFY, World, build_world
+from tests.e2e.harness import NOTIFY, World
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def world(engine: Engine, tmp_path: Path) -> Iterator[World]:
-    created = build_world(engine, tmp_path)
-    yield created
-    created.close()
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from fintrust.domain.money import Money
 from fintrust.services import payments
 from fintrust.trustly import generate_key_pair
 from fintrust.web import Services
-from tests.e2e.harness import World, build_world
+from tests.e2e.harness import World
 from trustly_emulator.testing import SyncASGITransport
 
 
@@ -35,13 +34,6 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("FINTRUST_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-
-
-@pytest.fixture
-def world(engine: Engine, tmp_path: Path) -> Iterator[World]:
-    created = build_world(engine, tmp_path)
-    yield created
-    created.close()
 
 
 def use_world(monkeypatch: pytest.MonkeyPatch, module: str, services: Services) -> None:

@@ -20,18 +20,6 @@ from tests.e2e.harness import NOTIFY, World, build_world
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def world(engine: Engine, tmp_path: Path) -> Iterator[World]:
-    created = build_world(engine, tmp_path)
-    yield created
-    created.close()
-
-
 def with_settings(world: World, **changes: object) -> Services:
     settings = world.services.settings.model_copy(update=changes)
     return Services(settings, world.services.engine, world.services.trustly)

@@ -54,11 +54,6 @@ NAIVE_FAILS = DEPOSIT_OK | {
 }
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def emulator_keys() -> EmulatorKeys:
     return EmulatorKeys.ephemeral()

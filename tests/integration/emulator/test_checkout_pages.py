@@ -43,11 +43,6 @@ PERSONNUMMER = "19900101-1234"
 SWEDBANK = BANKS["SE"][0]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @dataclass
 class Env:
     emulator: Emulator

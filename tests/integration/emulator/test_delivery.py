@@ -15,11 +15,6 @@ from trustly_emulator import FaultRule
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def start(env: Setup, scenario: str | None = None, **attributes: str) -> str:
     result = await env.client.execute(deposit(**attributes))
     env.emulator.complete_checkout(env.emulator.store.orders[result.order_id], scenario_id=scenario)

@@ -13,11 +13,6 @@ from trustly_emulator.testing import in_process
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_a_connection_reset_mid_request_is_redelivered_and_never_processed() -> None:
     merchant = new_merchant()
     with Served(lambda url: merchant.app()) as served:

@@ -30,11 +30,6 @@ FAILING_URL = "http://merchant.test/broken"
 INJECTED = "<script>alert('pwned')</script>"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @dataclass
 class Inspected:
     emulator: Emulator

@@ -6,34 +6,20 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine
 
 from fintrust.services import outbox
 from fintrust.web.sessions import COOKIE_NAME
-from tests.e2e.harness import World, build_world, http
+from tests.e2e.harness import World, http
 
 pytestmark = pytest.mark.anyio
 
 BASE = "http://127.0.0.1:8000"  # Settings.public_base_url in the harness
 MINUS = "\u2212"  # amounts are shown with a true minus sign
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def world(engine: Engine, tmp_path: Path) -> Iterator[World]:
-    created = build_world(engine, tmp_path)
-    yield created
-    created.close()
 
 
 @pytest.fixture

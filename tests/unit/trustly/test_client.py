@@ -283,11 +283,6 @@ async def test_async_client_behaves_the_same(fake: FakeTrustly) -> None:
     assert len(set(fake.bodies[:3])) == 1
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 RESPONSE_FIXTURE = {
     "Deposit": "deposit",
     "SelectAccount": "selectaccount",

@@ -15,11 +15,6 @@ from fintrust.web.notifications import MAX_BATCH, Batcher
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Handler:
     """Doubles each item; the first batch waits until released (while others queue)."""
 
