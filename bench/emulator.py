@@ -83,6 +83,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from _common import machine_busy_seconds, percentile, process_cpu, read_stacks, respond
 from fintrust.trustly import (
     AsyncTrustlyClient,
     DepositAttributes,
@@ -155,16 +156,16 @@ class Receiver:
                 note = parse_notification(body, self.verifier)
             except (InvalidNotificationError, InvalidSignatureError) as exc:
                 self.rejected += 1
-                await _respond(send, 400, str(exc).encode(), b"text/plain")
+                await respond(send, 400, str(exc).encode(), b"text/plain")
                 return
             self.verified[note.method] = self.verified.get(note.method, 0) + 1
             reply = build_notification_reply(note.method, note.uuid, self.signer, "OK")
-            await _respond(send, 200, reply, b"application/json")
+            await respond(send, 200, reply, b"application/json")
         elif scope["method"] == "GET" and scope["path"] == "/stats":
             stats = {"verified": self.verified, "rejected": self.rejected}
-            await _respond(send, 200, json.dumps(stats).encode(), b"application/json")
+            await respond(send, 200, json.dumps(stats).encode(), b"application/json")
         else:
-            await _respond(send, 404, b"not found", b"text/plain")
+            await respond(send, 404, b"not found", b"text/plain")
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -174,12 +175,6 @@ async def _read_body(receive: Receive) -> bytes:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-async def _respond(send: Send, status: int, body: bytes, content_type: bytes) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _emulator_app(keys: Path, base_url: str) -> Any:
@@ -271,12 +266,7 @@ class ServerProcess:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the process so far (Linux /proc; 0.0 elsewhere)."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            return 0.0
-        # After "pid (comm)": state is field 3, utime field 14 and stime field 15 (1-based).
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu(self.process.pid)
 
     def stop(self) -> None:
         """Close its stdin (uvicorn shuts down gracefully, a profiler writes its file); then
@@ -616,18 +606,8 @@ def _cpu(ctx: Context) -> dict[str, float]:
         "bench": time.process_time(),
         "emulator": ctx.emulator.cpu_seconds(),
         "receiver": ctx.receiver.cpu_seconds(),
-        "machine": _machine_busy_seconds(),
+        "machine": machine_busy_seconds(),
     }
-
-
-def _machine_busy_seconds() -> float:
-    """All CPUs' busy time (everything but idle and iowait) from /proc/stat; 0.0 elsewhere."""
-    try:
-        with Path("/proc/stat").open() as stat:
-            ticks = [int(value) for value in stat.readline().split()[1:]]
-    except OSError:
-        return 0.0
-    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 async def check_emulator(ctx: Context, numbers: range) -> None:
@@ -717,11 +697,6 @@ def machine() -> dict[str, str]:
     }
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def _spread(values: Sequence[float]) -> str:
     return f"{(max(values) - min(values)) / statistics.median(values) * 100:.1f}%"
 
@@ -757,8 +732,8 @@ def report(
             f"{min(rates):,.1f}",
             f"{max(rates):,.1f}",
             _spread(rates),
-            f"{_percentile(latencies, 0.50):,.1f}",
-            f"{_percentile(latencies, 0.99):,.1f}",
+            f"{percentile(latencies, 0.50):,.1f}",
+            f"{percentile(latencies, 0.99):,.1f}",
         )
     console.print(throughput)
 
@@ -885,19 +860,6 @@ _OF_WHICH: Final = (
     ("  of which httpcore's failing `import sniffio`", r"current_async_library.*_find_and_load"),
     ("  of which socket send() (TCP on loopback)", r"httpcore.*Transport\.write[^;]*$"),
 )
-
-
-def read_stacks(paths: Sequence[Path]) -> dict[str, int]:
-    """py-spy's raw output ("frame;frame;... count" lines), merged."""
-    stacks: dict[str, int] = {}
-    for path in paths:
-        if not path.exists():
-            continue
-        for line in path.read_text().splitlines():
-            stack, _, count = line.rpartition(" ")
-            if stack and count.isdigit():
-                stacks[stack] = stacks.get(stack, 0) + int(count)
-    return stacks
 
 
 def py_spy_tables(

@@ -88,6 +88,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, event, func, select, text
 
+from _common import machine_busy_seconds, percentile, process_cpu, read_stacks, respond
 from fintrust.adapters.db.engine import make_engine
 from fintrust.adapters.db.migrate import upgrade
 from fintrust.adapters.db.schema import (
@@ -159,7 +160,7 @@ class Floor:
         if scope["type"] != "http":
             return
         if scope["method"] != "POST" or scope["path"] != NOTIFY_PATH:
-            await _respond(send, 404, b"not found", b"text/plain")
+            await respond(send, 404, b"not found", b"text/plain")
             return
         chunks: list[bytes] = []
         while True:
@@ -170,16 +171,10 @@ class Floor:
         try:
             note = parse_notification(b"".join(chunks), self.verifier)
         except (InvalidNotificationError, InvalidSignatureError) as exc:
-            await _respond(send, 400, str(exc).encode(), b"text/plain")
+            await respond(send, 400, str(exc).encode(), b"text/plain")
             return
         reply = build_notification_reply(note.method, note.uuid, self.signer, "OK")
-        await _respond(send, 200, reply, b"application/json")
-
-
-async def _respond(send: Send, status: int, body: bytes, content_type: bytes) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+        await respond(send, 200, reply, b"application/json")
 
 
 def app_engine(database_url: str, schema: str, application_name: str) -> Engine:
@@ -272,7 +267,7 @@ class ServerProcess:
     pids: list[int]
 
     def cpu_seconds(self) -> float:
-        return sum(_process_cpu(pid) for pid in self.pids)
+        return sum(process_cpu(pid) for pid in self.pids)
 
     def stop(self) -> None:
         for stream in (self.process.stdin, self.process.stdout):
@@ -288,15 +283,6 @@ class ServerProcess:
         for pid in self.pids:  # a worker left behind (the parent was killed): end it too
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-
-
-def _process_cpu(pid: int) -> float:
-    """User + system CPU seconds of one process (Linux /proc; 0.0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -704,7 +690,7 @@ class BackendCpu:
             "WHERE application_name = %s OR backend_type <> 'client backend'"
         )
         for (pid,) in self._db.execute(query, (APP_NAME,)).fetchall():
-            cpu = _process_cpu(int(pid))
+            cpu = process_cpu(int(pid))
             if cpu:
                 self.first.setdefault(int(pid), cpu if starting else 0.0)
                 self.last[int(pid)] = cpu
@@ -741,20 +727,11 @@ def cpu_now(ctx: Context) -> dict[str, float]:
         "bench": time.process_time(),
         "app": ctx.app.cpu_seconds(),
         "floor": ctx.floor.cpu_seconds(),
-        "machine": _machine_busy_seconds(),
+        "machine": machine_busy_seconds(),
     }
     for index, pid in enumerate(ctx.app.pids):  # each app worker's share (are they balanced?)
-        cpu[f"app worker {index + 1}"] = _process_cpu(pid)
+        cpu[f"app worker {index + 1}"] = process_cpu(pid)
     return cpu
-
-
-def _machine_busy_seconds() -> float:
-    try:
-        with Path("/proc/stat").open() as stat:
-            ticks = [int(value) for value in stat.readline().split()[1:]]
-    except OSError:
-        return 0.0
-    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 async def run_round(ctx: Context, kind: Kind, orders_count: int) -> RoundResult:
@@ -918,17 +895,6 @@ _BUCKETS: Final = (
     ("HTTP: uvicorn, h11, Starlette, FastAPI", r"uvicorn/|h11/|starlette/|fastapi/"),
     ("event loop (asyncio) and the rest", r""),
 )
-
-
-def read_stacks(paths: Sequence[Path]) -> dict[str, int]:
-    stacks: dict[str, int] = {}
-    for path in paths:
-        if path.exists():
-            for line in path.read_text().splitlines():
-                stack, _, count = line.rpartition(" ")
-                if stack and count.isdigit():
-                    stacks[stack] = stacks.get(stack, 0) + int(count)
-    return stacks
 
 
 def py_spy_tables(
@@ -1223,11 +1189,6 @@ def machine(engine: Engine) -> dict[str, str]:
     }
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 @dataclass
 class Verdicts:
     ratio: float
@@ -1286,8 +1247,8 @@ def report(
             f"{statistics.median(rates):,.0f}",
             f"{min(rates):,.0f}",
             f"{max(rates):,.0f}",
-            f"{_percentile(latencies, 0.50):.1f}",
-            f"{_percentile(latencies, 0.99):.1f}",
+            f"{percentile(latencies, 0.50):.1f}",
+            f"{percentile(latencies, 0.99):.1f}",
             f"{max(latencies):.1f}",
         )
     console.print(throughput)
@@ -1342,7 +1303,7 @@ def report(
     verdicts = Verdicts(
         ratio=statistics.median(ratios),
         rate=statistics.median(r.rate for r in a_rounds),
-        p99_ms=_percentile(a_latencies, 0.99),
+        p99_ms=percentile(a_latencies, 0.99),
         ledger_ok=True,  # every round was checked; a mismatch stops the run before this
     )
     goals = Table(
