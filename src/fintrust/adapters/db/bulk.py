@@ -94,23 +94,40 @@ def insert_rows(
     *,
     skip_conflicts_on: str | None = None,
     returning: Sequence[str] = (),
+    before: Sequence[tuple[Table, Sequence[Mapping[str, Any]]]] = (),
 ) -> Fetch:
     """INSERT ``rows`` (all with the same keys); with ``skip_conflicts_on`` (a unique column),
     rows that would duplicate one stored are left out (ON CONFLICT DO NOTHING). Returns a
-    function giving the ``returning`` columns of the rows inserted, in no particular order."""
+    function giving the ``returning`` columns of the rows inserted, in no particular order.
+
+    ``before``: rows of other tables to insert too, first; on PostgreSQL in the same statement
+    (each statement costs the client and the server more than its rows do)."""
+    before = [(other, other_rows) for other, other_rows in before if other_rows]
+    if not rows or db.dialect.name != "postgresql":
+        for other, other_rows in before:
+            insert_rows(db, other, other_rows)
     if not rows:
         return list
     columns = tuple(rows[0])
-    key = ("insert", table.name, columns, skip_conflicts_on, tuple(returning), db.dialect.name)
+    key: tuple[object, ...] = ("insert", table.name, columns, skip_conflicts_on, tuple(returning))
+    key += (db.dialect.name, *((other.name, tuple(other_rows[0])) for other, other_rows in before))
     if db.dialect.name == "postgresql":
+        parts = [(other, other_rows, f"b{i}_") for i, (other, other_rows) in enumerate(before)]
 
-        def sql(unnest: str) -> str:
-            statement = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM {unnest}"  # noqa: S608
+        def sql(*unnests: str) -> str:
+            *firsts, last = unnests
+            ctes = [
+                f"b{i} AS (INSERT INTO {other.name} ({', '.join(other_rows[0])}) "  # noqa: S608
+                f"SELECT * FROM {unnest})"
+                for i, ((other, other_rows), unnest) in enumerate(zip(before, firsts, strict=True))
+            ]
+            statement = f"WITH {', '.join(ctes)} " if ctes else ""
+            statement += f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM {last}"  # noqa: S608
             if skip_conflicts_on:
                 statement += f" ON CONFLICT ({skip_conflicts_on}) DO NOTHING"
             return statement + (f" RETURNING {', '.join(returning)}" if returning else "")
 
-        return run_unnest(db, key, sql, (table, rows, ""))
+        return run_unnest(db, key, sql, *parts, (table, rows, ""))
 
     def build() -> Any:
         statement: Any = sqlite.insert(table)
@@ -188,20 +205,30 @@ def update_rows(db: Connection, table: Table, rows: Sequence[Mapping[str, Any]])
 
 
 def add_to_rows(db: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Add each of ``rows``' values to the row whose ``id`` it names, one row after the other in
-    the order given (the order their locks are taken in: callers sort them)."""
+    """Add each of ``rows``' values to the row whose ``id`` it names (each id once), locking
+    the rows in id order: two transactions moving the same rows cannot deadlock."""
     if not rows:
         return
     columns = tuple(rows[0])
     changed = [c for c in columns if c != "id"]
+    name = table.name
     if db.dialect.name == "postgresql":
-        sets = ", ".join(f"{c} = {c} + %({c})s" for c in changed)
-        sql = f"UPDATE {table.name} SET {sets} WHERE id = %(id)s"  # noqa: S608
-        cursor = db.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(sql, rows)
-        except psycopg.Error as error:
-            raise DBAPIError.instance(sql, None, error, psycopg.Error) from error
+        # One statement. The rows are locked by the sorted SELECT first (FOR NO KEY UPDATE, as
+        # an UPDATE locks: inserts referring to these rows are not blocked), so the order of the
+        # UPDATE's own plan does not matter.
+        id_type = table.c.id.type.compile(db.dialect)
+        sets = ", ".join(f"{c} = {name}.{c} + v.{c}" for c in changed)
+        run_unnest(
+            db,
+            ("add", name, columns),
+            lambda unnest: (
+                f"WITH locked AS (SELECT id FROM {name} "  # noqa: S608
+                f"WHERE id = ANY(CAST(%(id)b AS {id_type}[])) ORDER BY id FOR NO KEY UPDATE) "
+                f"UPDATE {name} SET {sets} FROM locked, {unnest} AS v({', '.join(columns)}) "
+                f"WHERE {name}.id = locked.id AND {name}.id = v.id"
+            ),
+            (table, rows, ""),
+        )
         return
 
     def build() -> Any:
@@ -209,7 +236,7 @@ def add_to_rows(db: Connection, table: Table, rows: Sequence[Mapping[str, Any]])
         return update(table).where(table.c.id == bindparam("b_id")).values(values)
 
     params = [{f"b_{c}": row[c] for c in columns} for row in rows]
-    db.execute(once(("add", table.name, columns), build), params)
+    db.execute(once(("add", name, columns), build), params)
 
 
 def run_unnest(db: Connection, key: object, sql: Callable[..., str], *parts: Part) -> Fetch:

@@ -104,18 +104,14 @@ class LedgerRepository:
         missing = {key for key in keys if key not in known}
         if not missing:
             return
-        query = bulk.once(
-            "accounts.load",
-            lambda: select(
-                ledger_accounts.c.id,
-                ledger_accounts.c.no_overdraft,
-                ledger_accounts.c.code,
-                ledger_accounts.c.currency,
-            ).where(ledger_accounts.c.code.in_(bindparam("b_codes", expanding=True))),
-        )
-        for row in self._db.execute(query, {"b_codes": sorted({code for code, _ in missing})}):
-            if (row.code, row.currency) in missing and (row.code, row.currency) not in self._opened:
-                known[(row.code, row.currency)] = (int(row.id), bool(row.no_overdraft))
+        # code = ANY(array): one statement text whatever the number of codes, which PostgreSQL
+        # prepares once (an expanding IN is new SQL for every length).
+        codes = sorted({code for code, _ in missing})
+        fetch = bulk.select_rows(self._db, ledger_accounts, {"code": codes})
+        for row in fetch():
+            key = (row["code"], row["currency"])
+            if key in missing and key not in self._opened:
+                known[key] = (int(row["id"]), bool(row["no_overdraft"]))
 
     def _known(self) -> dict[tuple[str, str], tuple[int, bool]]:
         # Accounts are never deleted and their flag never changes: what a committed row says

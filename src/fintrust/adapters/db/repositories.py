@@ -323,13 +323,13 @@ class InboxRepository(_Repository):
     def send(self) -> bulk.Check:
         new, self._new = self._new, {}
         receipts, self._receipts = self._receipts, []
-        bulk.insert_rows(self._db, notification_receipts, receipts)
         stored = bulk.insert_rows(
             self._db,
             notification_inbox,
             list(new.values()),
             skip_conflicts_on="notification_id",
             returning=["notification_id"],
+            before=[(notification_receipts, receipts)],
         )
 
         def check() -> None:
