@@ -42,27 +42,24 @@ def receipt_bodies(engine: Engine) -> list[str]:
         return list(db.scalars(query))
 
 
+def insert_inbox(db: Connection, ids: list[str], bodies: list[str]) -> list[str]:
+    """Inbox rows (a stored notificationid skipped) with receipts before: the ids inserted."""
+    inserted = bulk.insert_rows(
+        db,
+        notification_inbox,
+        [inbox_row(notification_id) for notification_id in ids],
+        skip_conflicts_on="notification_id",
+        returning=["notification_id"],
+        before=[(notification_receipts, [receipt(body) for body in bodies])],
+    )
+    return sorted(row.notification_id for row in inserted())
+
+
 def test_insert_rows_inserts_the_rows_before_in_the_same_go(engine: Engine) -> None:
     with engine.begin() as db:
-        first = bulk.insert_rows(
-            db,
-            notification_inbox,
-            [inbox_row("n-1"), inbox_row("n-2")],
-            skip_conflicts_on="notification_id",
-            returning=["notification_id"],
-            before=[(notification_receipts, [receipt("a"), receipt("b")])],
-        )
-        assert sorted(row.notification_id for row in first()) == ["n-1", "n-2"]
+        assert insert_inbox(db, ["n-1", "n-2"], ["a", "b"]) == ["n-1", "n-2"]
         # A stored notification is skipped; the receipts go in all the same.
-        again = bulk.insert_rows(
-            db,
-            notification_inbox,
-            [inbox_row("n-2"), inbox_row("n-3")],
-            skip_conflicts_on="notification_id",
-            returning=["notification_id"],
-            before=[(notification_receipts, [receipt("c")])],
-        )
-        assert [row.notification_id for row in again()] == ["n-3"]
+        assert insert_inbox(db, ["n-2", "n-3"], ["c"]) == ["n-3"]
     assert receipt_bodies(engine) == ["a", "b", "c"]
     with engine.connect() as db:
         stored = db.scalars(select(notification_inbox.c.notification_id)).all()
