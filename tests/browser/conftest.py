@@ -10,7 +10,9 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-@pytest.fixture(autouse=True)
+# Session scope: set up before the modules' servers and browsers, which would otherwise fail to
+# launch first and turn the skip into an error.
+@pytest.fixture(scope="session", autouse=True)
 def _chromium_is_installed() -> None:
     if CHROMIUM.exists():
         return
