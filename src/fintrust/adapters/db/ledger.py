@@ -230,15 +230,8 @@ class LedgerRepository:
                 row["transaction_id"] = len(self._transactions)
             self._transfers.extend(kept)
             return
-        transaction_id = self._db.execute(self._insert_transactions(), values).scalar()
-        if transaction_id is None:
-            raise AlreadyRecordedError(f"{transaction.reference} was recorded before")
-        for transfer in transaction.transfers:
-            self._write(int(transaction_id), transfer, enforce_no_overdraft)
-
-    def _insert_transactions(self) -> Any:
         dialect = self._db.dialect.name
-        return bulk.once(
+        query = bulk.once(
             ("transactions.insert", dialect),
             lambda: (
                 (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
@@ -248,6 +241,11 @@ class LedgerRepository:
                 .returning(ledger_transactions.c.id)
             ),
         )
+        transaction_id = self._db.execute(query, values).scalar()
+        if transaction_id is None:
+            raise AlreadyRecordedError(f"{transaction.reference} was recorded before")
+        for transfer in transaction.transfers:
+            self._write(int(transaction_id), transfer, enforce_no_overdraft)
 
     def _write(
         self,

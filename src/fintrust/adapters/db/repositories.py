@@ -57,13 +57,9 @@ class _Repository:
         self._db = connection
         self._now = now
         # Write-behind (a batch of notifications in one transaction): writes are kept and sent
-        # by flush() at commit, a statement per table for the whole batch instead of one round
+        # by send() at commit, a statement per table for the whole batch instead of one round
         # trip per row; reads see what this transaction wrote.
         self._write_behind = write_behind
-
-    def flush(self) -> None:
-        """Send the writes kept back (write-behind); nothing to do otherwise."""
-        self.send()()
 
     def send(self) -> bulk.Check:
         """Send the writes kept back, and return the check to run once they are done (inside
@@ -267,7 +263,7 @@ class InboxRepository(_Repository):
         }
         if self._write_behind:
             # What load() did not find is new; should another transaction store it meanwhile,
-            # flush() fails and the batch is handled again, notification by notification.
+            # the commit fails and the batch is handled again, notification by notification.
             if notification_id in self._known or notification_id in self._new:
                 return False
             self._new[notification_id] = values | {
@@ -278,19 +274,16 @@ class InboxRepository(_Repository):
             return True
         # ON CONFLICT DO NOTHING, not a savepoint: one round trip instead of three. A concurrent
         # duplicate still waits on the unique index until the first commits, then inserts nothing.
-        row = self._db.execute(self._insert("inbox.claim", notification_inbox.c.id), values).first()
-        return row is not None
-
-    def _insert(self, name: str, returning: Any) -> Any:
         dialect = self._db.dialect.name
-        return bulk.once(
-            (name, dialect),
+        query = bulk.once(
+            ("inbox.claim", dialect),
             lambda: (
                 _dialect_insert(dialect, notification_inbox)
                 .on_conflict_do_nothing(index_elements=["notification_id"])
-                .returning(returning)
+                .returning(notification_inbox.c.id)
             ),
         )
+        return self._db.execute(query, values).first() is not None
 
     def finish(
         self,
@@ -486,10 +479,7 @@ class BankAccountRepository(_Repository):
         if self._write_behind:
             self._saves.append(values)
             return
-        self._db.execute(self._upsert(tuple(sorted(details))), {**values, "created_at": self._now})
-
-    def _upsert(self, keys: tuple[str, ...]) -> Any:
-        dialect = self._db.dialect.name
+        dialect, keys = self._db.dialect.name, tuple(sorted(details))
 
         def build() -> Any:  # one upsert instead of a SELECT and an INSERT or UPDATE
             statement = _dialect_insert(dialect, bank_accounts)
@@ -498,7 +488,8 @@ class BankAccountRepository(_Repository):
                 set_={key: statement.excluded[key] for key in keys},
             )
 
-        return bulk.once(("bank_accounts.save", dialect, keys), build)
+        query = bulk.once(("bank_accounts.save", dialect, keys), build)
+        self._db.execute(query, {**values, "created_at": self._now})
 
     def send(self) -> bulk.Check:
         saves, self._saves = self._saves, []
