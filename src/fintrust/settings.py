@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,3 +64,20 @@ class Settings(BaseSettings):
         default=False,
         description="Serve /_acceptance (the emulator's acceptance runner hook): demo/test only",
     )
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto",
+        description="Logs as JSON lines or readable lines; auto: readable on a terminal",
+    )
+    # /metrics tells anyone who can read it how much money moves: keep it off the public
+    # proxy, or set a token that Prometheus sends as a bearer token.
+    metrics_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="When set, GET /metrics needs 'Authorization: Bearer <token>'",
+    )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="When set, `fintrust worker` serves its metrics on this port",
+    )
+    worker_metrics_host: str = "127.0.0.1"

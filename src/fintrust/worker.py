@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from fintrust import metrics
 from fintrust.services import outbox
 
 if TYPE_CHECKING:
@@ -75,8 +76,9 @@ class Worker:
                 if sum(counts.values()) < DRAIN_BATCH:
                     break
         except Exception as exc:  # a broken round must not end the worker
-            logger.exception("draining the outbox failed")
-            report.errors.append(f"outbox: {exc}")
+            _failed(report, "outbox", "draining the outbox failed", exc)
+        else:
+            metrics.worker_jobs.labels("outbox", "ok").inc()
         try:
             report.payouts_posted = outbox.poll_payouts(
                 uow,
@@ -85,17 +87,29 @@ class Worker:
                 confirmations_enabled=self.confirmations_enabled,
             )
         except Exception as exc:
-            logger.exception("polling payouts failed")
-            report.errors.append(f"payouts: {exc}")
+            _failed(report, "payouts", "polling payouts failed", exc)
+        else:
+            metrics.worker_jobs.labels("payouts", "ok").inc()
         if self.reconcile_every is not None and self.clock() >= self._next_reconcile:
             self._next_reconcile = self.clock() + self.reconcile_every.total_seconds()
             try:
-                report.reconciliation = outbox.reconcile(uow, client)
+                recon = report.reconciliation = outbox.reconcile(uow, client)
             except Exception as exc:
-                logger.exception("reconciliation failed")
-                report.errors.append(f"reconcile: {exc}")
+                _failed(report, "reconcile", "reconciliation failed", exc)
+            else:
+                metrics.worker_jobs.labels("reconcile", "ok").inc()
+                metrics.reconciliation_differences.set(
+                    len(recon.differences) + len(recon.unknown_movements)
+                )
+                metrics.reconciliation_finished.set_to_current_time()
         _log(report)
         return report
+
+
+def _failed(report: Round, job: str, what: str, error: Exception) -> None:
+    metrics.worker_jobs.labels(job, "failed").inc()
+    logger.exception(what, extra={"job": job})
+    report.errors.append(f"{job}: {error}")
 
 
 def _log(report: Round) -> None:

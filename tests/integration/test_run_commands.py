@@ -3,8 +3,10 @@ command's work against the in-process emulator."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -128,6 +130,7 @@ def test_serve_upgrades_then_runs_the_app(world: World, monkeypatch: pytest.Monk
     assert result.exit_code == 0, result.output
     assert upgraded == [world.services.engine]
     assert (ran["host"], ran["port"]) == ("127.0.0.1", 8123)
+    assert ran["log_config"] is None  # uvicorn logs through our handler, as JSON or console
     transport = SyncASGITransport(ran["app"])
     with httpx.Client(transport=transport, base_url="http://merchant.test") as http:  # closes it
         hook = http.post(
@@ -138,10 +141,13 @@ def test_serve_upgrades_then_runs_the_app(world: World, monkeypatch: pytest.Monk
 
 
 def test_the_worker_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    """A worker whose Trustly cannot be reached logs each failed round and keeps going, until
-    told to stop."""
+    """A worker whose database has no tables logs each failed round as JSON, counts it in its
+    metrics and keeps going, until told to stop."""
     private_pem, _ = generate_key_pair()
     (tmp_path / "merchant_private.pem").write_bytes(private_pem)
+    with socket.socket() as probe:  # a free port for the worker's metrics
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("FINTRUST_")}
     env |= {
         "FINTRUST_TRUSTLY_USERNAME": "acme",
@@ -149,6 +155,7 @@ def test_the_worker_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         "FINTRUST_TRUSTLY_API_URL": "http://127.0.0.1:9/api/1",  # nothing listens there
         "FINTRUST_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "FINTRUST_WORKER_POLL_SECONDS": "0.1",
+        "FINTRUST_WORKER_METRICS_PORT": str(port),
     }
     process = subprocess.Popen(  # noqa: S603 - our own command
         [str(Path(sys.executable).with_name("fintrust")), "worker"],
@@ -164,9 +171,15 @@ def test_the_worker_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         while time.monotonic() < deadline:
             line = process.stderr.readline()
             lines.append(line)
-            if "worker started" in line or not line:
-                break
-        assert any("worker started" in line for line in lines), lines
+            if "reconciliation failed" in line or not line:
+                break  # the first round is over: its three jobs failed
+        events = [json.loads(line)["event"] for line in lines if line.startswith("{")]
+        assert f"metrics at http://127.0.0.1:{port}/metrics" in events
+        assert "worker started (every 0.1 s)" in events
+        assert "reconciliation failed" in events
+        scraped = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        for job in ("outbox", "payouts", "reconcile"):
+            assert f'fintrust_worker_jobs_total{{job="{job}",result="failed"}}' in scraped
         process.send_signal(signal.SIGTERM)
         _, rest = process.communicate(timeout=30)
     finally:
@@ -174,4 +187,4 @@ def test_the_worker_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
             process.kill()
             process.communicate(timeout=10)
     assert process.returncode == 0
-    assert "worker stopped" in rest
+    assert '"event": "worker stopped"' in rest

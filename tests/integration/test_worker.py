@@ -9,7 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from prometheus_client import REGISTRY
+from sqlalchemy import Engine, create_engine
 
 from fintrust.domain.money import Money
 from fintrust.services import payments
@@ -18,6 +19,8 @@ from fintrust.worker import Worker, run_worker
 from tests.e2e.harness import NOTIFY, World, build_world
 
 pytestmark = pytest.mark.anyio
+
+JOBS = ("outbox", "payouts", "reconcile")
 
 
 def with_settings(world: World, **changes: object) -> Services:
@@ -91,6 +94,36 @@ def test_a_round_reconciles_our_books_with_trustlys_balance(world: World) -> Non
     worker = Worker(world.services)
     worker.run_once()
     assert worker.run_once().reconciliation is None
+
+
+def test_a_round_counts_its_jobs_and_the_reconciliation_for_prometheus(world: World) -> None:
+    def jobs(job: str, result: str) -> float:
+        return (
+            REGISTRY.get_sample_value("fintrust_worker_jobs_total", {"job": job, "result": result})
+            or 0.0
+        )
+
+    before = {(job, result): jobs(job, result) for job in JOBS for result in ("ok", "failed")}
+    started = time.time()
+    Worker(world.services).run_once()
+    assert {key: jobs(*key) - value for key, value in before.items()} == {
+        **{(job, "ok"): 1.0 for job in JOBS},
+        **{(job, "failed"): 0.0 for job in JOBS},
+    }
+    assert REGISTRY.get_sample_value("fintrust_reconciliation_differences") == 0
+    finished = REGISTRY.get_sample_value("fintrust_reconciliation_last_run_timestamp_seconds")
+    assert finished is not None
+    assert finished >= started
+
+    broken = Services(
+        world.services.settings,
+        create_engine("sqlite:///file:gone?mode=ro&uri=true"),  # no such database
+        world.services.trustly,
+    )
+    report = Worker(broken).run_once()
+    assert len(report.errors) == 3
+    for job in JOBS:
+        assert jobs(job, "failed") - before[(job, "failed")] == 1
 
 
 @pytest.fixture

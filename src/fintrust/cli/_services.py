@@ -4,8 +4,6 @@ setting to fix instead of a traceback on the first request."""
 
 from __future__ import annotations
 
-import logging
-import sys
 from typing import TYPE_CHECKING
 
 import click
@@ -16,7 +14,7 @@ from fintrust.settings import Settings
 if TYPE_CHECKING:
     from fintrust.web.app import Services
 
-__all__ = ["build_services", "check_settings", "configure_logging", "load_settings"]
+__all__ = ["build_services", "check_settings", "load_settings"]
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -80,12 +78,3 @@ def build_services(settings: Settings) -> Services:
             f"FINTRUST_DATABASE_URL={settings.database_url!r} is not usable: {exc}"
         ) from None
     return Services(settings, engine, gateway)
-
-
-def configure_logging(level: str = "info") -> None:
-    """Plain lines on stderr: time, level, logger, message."""
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )

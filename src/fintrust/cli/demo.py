@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from fintrust.cli._services import build_services, configure_logging, load_settings
+from fintrust.cli._services import build_services, load_settings
 
 if TYPE_CHECKING:
     from fintrust.web.app import Services
@@ -104,6 +104,8 @@ def demo(
       fintrust demo
       fintrust demo --reset --port 9000 --emulator-port 9100
     """
+    from fintrust.logs import configure_logging  # noqa: PLC0415 - keep --help fast
+
     data_dir = data_dir.absolute()
     configure_logging(log_level)
     logging.getLogger("fintrust.worker").setLevel(logging.INFO)
@@ -315,7 +317,7 @@ def _running(
     from fintrust.worker import run_worker  # noqa: PLC0415
 
     servers = [
-        uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False))
+        uvicorn.Server(uvicorn.Config(app, log_level=log_level, log_config=None, access_log=False))
         for app, _ in apps
     ]
     threads = [

@@ -19,7 +19,7 @@ __all__ = ["serve"]
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
     show_default=True,
-    help="uvicorn's log level.",
+    help="Log level of the app and uvicorn (FINTRUST_LOG_FORMAT: json, console or auto).",
 )
 @click.option(
     "--no-upgrade", is_flag=True, help="Do not apply database migrations before starting."
@@ -41,9 +41,12 @@ def serve(*, host: str, port: int, log_level: str, no_upgrade: bool) -> None:
     import uvicorn  # noqa: PLC0415 - the web server is imported only to serve
 
     from fintrust.adapters.db.migrate import upgrade  # noqa: PLC0415
+    from fintrust.logs import configure_logging  # noqa: PLC0415
     from fintrust.web.app import create_app  # noqa: PLC0415
 
-    services = build_services(load_settings())
+    settings = load_settings()
+    configure_logging(log_level, log_format=settings.log_format)
+    services = build_services(settings)
     if not no_upgrade:
         try:
             upgrade(services.engine)
@@ -60,7 +63,10 @@ def serve(*, host: str, port: int, log_level: str, no_upgrade: bool) -> None:
             err=True,
         )
     try:
-        uvicorn.run(create_app(services), host=host, port=port, log_level=log_level)
+        # log_config=None: uvicorn's records go through our handler, in our format.
+        uvicorn.run(
+            create_app(services), host=host, port=port, log_level=log_level, log_config=None
+        )
     finally:
         services.engine.dispose()
         services.trustly.client.close()

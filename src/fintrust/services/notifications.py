@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Row
 
+from fintrust import metrics
 from fintrust.adapters.db.uow import SqlUnitOfWork
 from fintrust.domain import deposits, payouts
 from fintrust.domain.ledger import (
@@ -83,6 +84,14 @@ class Decision:
     status_code: int
     reply_status: str | None
     outcome: str
+    repeated: bool = False
+
+    @property
+    def result(self) -> str:
+        """In a word, for the metrics: accepted, repeated or refused."""
+        if self.reply_status is None:
+            return "refused"
+        return "repeated" if self.repeated else "accepted"
 
 
 class _RefusedError(Exception):
@@ -152,6 +161,7 @@ def decide_batch(uow: UnitOfWorkFactory, batch: Sequence[Received]) -> list[Deci
     too gets its exception in its place.
     """
     notifications = [r.notification for r in batch if r.notification is not None]
+    metrics.notification_batch_size.observe(len(batch))
     try:
         with uow(write_behind=True) as work:
             with work.pipeline():  # one round trip: BEGIN, the locks, the inbox
@@ -171,6 +181,7 @@ def decide_batch(uow: UnitOfWorkFactory, batch: Sequence[Received]) -> list[Deci
             work.commit()
         return decisions
     except Exception:
+        metrics.notification_batch_fallbacks.inc()
         logger.warning(
             "a batch of %d notifications failed; handling each alone", len(batch), exc_info=True
         )
@@ -203,7 +214,7 @@ def _decide(work: SqlUnitOfWork, received: Received) -> Decision:
         first = work.inbox.get(notification_id)
         assert first is not None
         work.inbox.receipt(received.text, "repeated")
-        return Decision(200, first.reply_status, f"repeat: {first.outcome}")
+        return Decision(200, first.reply_status, f"repeat: {first.outcome}", repeated=True)
     status, outcome = _dispatch(work, notification, order, amount)
     work.inbox.finish(
         notification_id,
@@ -219,6 +230,9 @@ def _decide(work: SqlUnitOfWork, received: Received) -> Decision:
         extra={
             "method": notification.method,
             "notificationid": notification_id,
+            "trustly_order_id": notification.order_id,
+            "order_id": order.id if order is not None else None,
+            "reply_status": status,
             "outcome": outcome,
         },
     )
@@ -268,7 +282,13 @@ def _dispatch(
         # A credit of 0.00 (half of a 0.01 deposit, say) became a zero-amount transfer, which
         # the ledger refuses: LedgerError, a 500 on every re-delivery until Trustly gave up.
         # There is no money to book; the answer and this outcome stay in the inbox.
-        logger.warning("%s of %s for order %s: nothing to book", method, amount, order.id)
+        logger.warning(
+            "%s of %s for order %s: nothing to book",
+            method,
+            amount,
+            order.id,
+            extra={"notificationid": notification.notification_id, "order_id": order.id},
+        )
         return "OK", f"{method} of {amount}: not a positive amount, nothing booked"
     return _by_kind(work, order, notification, amount)
 

@@ -1,20 +1,29 @@
-"""What operators do: resolve suspense items, find frozen wallets."""
+"""What operators do: resolve suspense items, find frozen wallets, watch what waits on them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import uuid as uuid_module
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from fintrust.adapters.db.schema import ledger_accounts, suspense_items
-from fintrust.adapters.db.uow import SqlUnitOfWork
+from fintrust.adapters.db.schema import ledger_accounts, orders, outbox, suspense_items
+from fintrust.adapters.db.uow import SqlUnitOfWork, as_utc
 from fintrust.domain.ledger import SUSPENSE, TRUSTLY, LedgerTransaction, Transfer, wallet
 from fintrust.domain.money import Money
 
-__all__ = ["FrozenWallet", "Resolution", "frozen_wallets", "resolve_suspense"]
+__all__ = [
+    "FrozenWallet",
+    "Resolution",
+    "Snapshot",
+    "frozen_wallets",
+    "resolve_suspense",
+    "snapshot",
+]
 
 UnitOfWorkFactory = Callable[[], SqlUnitOfWork]
 WRITE_OFFS = "expense:write-offs"
@@ -93,17 +102,19 @@ def _required(customer_id: int | None, item_id: int) -> int:
     return customer_id
 
 
+def _frozen() -> Any:
+    a = ledger_accounts.c
+    return (
+        a.code.startswith(wallet("")),
+        a.credits_posted - a.debits_posted - a.debits_pending < 0,
+    )
+
+
 def frozen_wallets(uow: UnitOfWorkFactory) -> list[FrozenWallet]:
     """Wallets below zero (a deposit taken back after it was used): they pay nothing out."""
-    a = ledger_accounts.c
     prefix = wallet("")
     with uow() as work:
-        rows = work.connection.execute(
-            select(ledger_accounts).where(
-                a.code.startswith(prefix),
-                a.credits_posted - a.debits_posted - a.debits_pending < 0,
-            )
-        ).all()
+        rows = work.connection.execute(select(ledger_accounts).where(*_frozen())).all()
     return [
         FrozenWallet(
             int(row.code.removeprefix(prefix)),
@@ -113,3 +124,48 @@ def frozen_wallets(uow: UnitOfWorkFactory) -> list[FrozenWallet]:
         )
         for row in rows
     ]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What waits, now: on the worker (calls not sent yet, by method and whether an earlier
+    attempt's outcome is unknown), on Trustly (payouts in flight) and on an operator."""
+
+    calls_waiting: dict[tuple[str, str], int]  # (method, "new" | "retrying") -> calls
+    oldest_call_waiting: dt.timedelta | None
+    payouts_in_flight: int
+    open_suspense_items: int
+    frozen_wallets: int
+
+
+def snapshot(uow: UnitOfWorkFactory) -> Snapshot:
+    o = outbox.c
+    retrying = o.attempts > 0
+    with uow() as work:
+        db = work.connection
+        waiting = db.execute(
+            select(o.method, retrying, func.count(), func.min(o.created_at))
+            .where(o.status == "pending")
+            .group_by(o.method, retrying)
+        ).all()
+        in_flight = db.execute(
+            select(func.count()).where(
+                orders.c.kind == "payout", orders.c.state.in_(("requested", "sent"))
+            )
+        ).scalar_one()
+        suspense = db.execute(
+            select(func.count()).where(suspense_items.c.status == "open")
+        ).scalar_one()
+        frozen = db.execute(select(func.count()).where(*_frozen())).scalar_one()
+        now = work.now
+    oldest = min((as_utc(row[3]) for row in waiting), default=None)
+    return Snapshot(
+        calls_waiting={
+            (method, "retrying" if again else "new"): int(count)
+            for method, again, count, _ in waiting
+        },
+        oldest_call_waiting=now - oldest if oldest is not None else None,
+        payouts_in_flight=int(in_flight),
+        open_suspense_items=int(suspense),
+        frozen_wallets=int(frozen),
+    )

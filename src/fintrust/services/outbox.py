@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fintrust import metrics
 from fintrust.adapters.db.repositories import OutboxRow
-from fintrust.adapters.db.uow import SqlUnitOfWork
+from fintrust.adapters.db.uow import SqlUnitOfWork, as_utc
 from fintrust.domain import payouts
 from fintrust.domain.ledger import TRUSTLY
 from fintrust.domain.money import Money
@@ -46,22 +47,30 @@ def send_call(uow: UnitOfWorkFactory, client: TrustlyClient, row: OutboxRow) -> 
     call = client.prepare_raw(row.method, row.data, uuid=row.uuid)
     try:
         result = client.send(call)
-    except UnknownOutcomeError as exc:
-        _retry_later(uow, row, exc)
-        return "unknown"
-    except DuplicateError as exc:
-        # We never change a call's UUID or MessageID, so this needs a person, not a retry.
-        _failed(uow, row, exc, needs_review=True)
-        return "duplicate"
     except TrustlyAPIError as exc:
-        _failed(uow, row, exc, needs_review=False)
-        return "failed"
-    with uow() as work:
-        work.outbox.finish(row.id, "done", result=result)
-        if row.order_id is not None:
-            _succeeded(work, row, result)
-        work.commit()
-    return "done"
+        metrics.trustly_errors.labels(row.method, str(exc.code or "none")).inc()
+        outcome = _settle_error(uow, row, exc)
+    else:
+        with uow() as work:
+            work.outbox.finish(row.id, "done", result=result)
+            if row.order_id is not None:
+                _succeeded(work, row, result)
+            work.commit()
+        outcome = "done"
+    metrics.trustly_calls.labels(row.method, outcome).inc()
+    return outcome
+
+
+def _settle_error(uow: UnitOfWorkFactory, row: OutboxRow, error: TrustlyAPIError) -> str:
+    if isinstance(error, UnknownOutcomeError):
+        _retry_later(uow, row, error)
+        return "unknown"
+    if isinstance(error, DuplicateError):
+        # We never change a call's UUID or MessageID, so this needs a person, not a retry.
+        _failed(uow, row, error, needs_review=True)
+        return "duplicate"
+    _failed(uow, row, error, needs_review=False)
+    return "failed"
 
 
 def send_now(uow: UnitOfWorkFactory, client: TrustlyClient, outbox_id: int) -> str:
@@ -99,14 +108,32 @@ def _retry_later(uow: UnitOfWorkFactory, row: OutboxRow, error: Exception) -> No
         delay = RETRY_DELAYS[min(row.attempts, len(RETRY_DELAYS)) - 1]
         work.outbox.retry_later(row.id, work.now + dt.timedelta(seconds=delay), str(error))
         work.commit()
-    logger.warning("outcome unknown, re-sending the identical %s later: %s", row.method, error)
+    logger.warning(
+        "outcome unknown, re-sending the identical %s in %d s: %s",
+        row.method,
+        delay,
+        error,
+        extra=_fields(row, error),
+    )
+
+
+def _fields(row: OutboxRow, error: Exception) -> dict[str, object]:
+    """What a log line about an outbox call carries, to find it again (never its data)."""
+    return {
+        "outbox_id": row.id,
+        "order_id": row.order_id,
+        "trustly_method": row.method,
+        "trustly_uuid": row.uuid,
+        "attempts": row.attempts,
+        "trustly_error_code": getattr(error, "code", None),
+    }
 
 
 def _failed(
     uow: UnitOfWorkFactory, row: OutboxRow, error: TrustlyAPIError, *, needs_review: bool
 ) -> None:
     level = logging.ERROR if error.is_configuration_error or needs_review else logging.WARNING
-    logger.log(level, "%s refused: %s", row.method, error)
+    logger.log(level, "%s refused: %s", row.method, error, extra=_fields(row, error))
     with uow() as work:
         work.outbox.finish(row.id, "failed", error=str(error))
         order = work.orders.get(row.order_id, for_update=True) if row.order_id else None
@@ -160,14 +187,19 @@ def poll_payouts(
             order
             for order in work.orders.in_state("payout", ("sent",))
             if order.trustly_order_id
-            and (order.polled_at is None or _aware(order.polled_at) <= work.now - interval)
+            and (order.polled_at is None or as_utc(order.polled_at) <= work.now - interval)
         ]
     posted = 0
     for order in due:
         try:
             withdrawals = client.call("GetWithdrawals", {"OrderID": order.trustly_order_id})
         except TrustlyAPIError as exc:
-            logger.warning("GetWithdrawals for %s failed: %s", order.trustly_order_id, exc)
+            logger.warning(
+                "GetWithdrawals for %s failed: %s",
+                order.trustly_order_id,
+                exc,
+                extra={"order_id": order.id, "trustly_error_code": exc.code},
+            )
             continue
         states = {str(w.get("transferstate")) for w in withdrawals if isinstance(w, dict)}
         with uow() as work:
@@ -182,10 +214,6 @@ def poll_payouts(
                 posted += bool(effects)
             work.commit()
     return posted
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 @dataclass

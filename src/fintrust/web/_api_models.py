@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
+from fintrust.adapters.db.uow import as_utc
 from fintrust.domain.money import Money
 from fintrust.trustly import currency_exponent, format_amount, parse_amount
 
@@ -182,8 +183,7 @@ class DepositRefusedOut(ErrorOut):
 
 def timestamp(moment: dt.datetime) -> str:
     """ISO 8601 in UTC (SQLite returns naive datetimes; they were written in UTC)."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-    return aware.astimezone(dt.UTC).isoformat()
+    return as_utc(moment).astimezone(dt.UTC).isoformat()
 
 
 def amount_text(money: Money) -> str:

@@ -15,6 +15,8 @@ from fintrust.adapters.trustly import TrustlyGateway
 from fintrust.settings import Settings
 from fintrust.web.acceptance_hook import router as acceptance_router
 from fintrust.web.api import router as api_router
+from fintrust.web.metrics import router as metrics_router
+from fintrust.web.metrics import waiting_registry
 from fintrust.web.notifications import PATH as NOTIFICATIONS_PATH
 from fintrust.web.notifications import TrustlyNotifications
 from fintrust.web.pages import router as pages_router
@@ -62,6 +64,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(pages_router)
     app.mount("/static", static_files(), name="static")
     app.include_router(api_router)
+    app.state.waiting_metrics = waiting_registry(services)
+    app.include_router(metrics_router)
     if services.settings.acceptance_hook:  # demo and tests only: see docs/emulator.md
         app.include_router(acceptance_router)
     return app

@@ -9,6 +9,7 @@ notification at a time, a batch is that one notification and nothing waits.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -17,6 +18,7 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 from starlette.types import Receive, Scope, Send
 
+from fintrust import metrics
 from fintrust.services.notifications import Decision, Received, answer, decide_batch
 from fintrust.services.notifications import receive as receive_notification
 
@@ -85,6 +87,7 @@ class TrustlyNotifications:
         if scope["method"] != "POST":
             await _respond(send, 405, b'{"error": "use POST"}', [(b"allow", b"POST")])
             return
+        started = time.perf_counter()
         services = self._services
         limit = services.settings.max_notification_bytes
         body = await _read_body(receive, limit)
@@ -93,11 +96,19 @@ class TrustlyNotifications:
         received = receive_notification(body, verifier=services.trustly.verifier, max_bytes=limit)
         if self._batcher is None:  # made inside the event loop that serves the requests
             self._batcher = Batcher(partial(decide_batch, services.uow))
-        decision = await self._batcher.submit(received)
+        notification = received.notification
+        method = metrics.method_label(notification.method if notification else None)
+        try:
+            decision = await self._batcher.submit(received)
+        except Exception:
+            metrics.notifications.labels(method, "failed").inc()
+            raise
         # Signed here: RSA releases the GIL, so the batch thread goes on meanwhile, and a hop to
         # another thread would cost more than it saves.
         reply = answer(received, decision, services.trustly.signer)
         await _respond(send, reply.status_code, reply.body)
+        metrics.notifications.labels(method, decision.result).inc()
+        metrics.notification_seconds.observe(time.perf_counter() - started)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

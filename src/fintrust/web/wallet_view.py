@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from sqlalchemy.engine import Row
 
-from fintrust.adapters.db.uow import SqlUnitOfWork
+from fintrust.adapters.db.uow import SqlUnitOfWork, as_utc
 from fintrust.domain.ledger import wallet
 from fintrust.domain.money import Money
 
@@ -157,9 +157,9 @@ def history(work: SqlUnitOfWork, customer_id: int, limit: int = 25) -> list[Hist
                 state=row.state,
                 label=label,
                 tone=tone,
-                created_at=_utc(row.created_at),
+                created_at=as_utc(row.created_at),
                 events=[
-                    Event(n.method, _EVENTS.get(n.method, n.method), _utc(n.received_at))
+                    Event(n.method, _EVENTS.get(n.method, n.method), as_utc(n.received_at))
                     for n in work.inbox.of_order(row.id)
                 ],
             )
@@ -192,8 +192,3 @@ def deposit_status(order: Row[Any], balance: WalletLine | None) -> dict[str, Any
         "balance": str(balance.posted.amount) if balance else None,
         "available": str(balance.available.amount) if balance else None,
     }
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    """SQLite gives naive datetimes back; everything is stored in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

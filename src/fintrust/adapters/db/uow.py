@@ -28,11 +28,17 @@ from fintrust.adapters.db.repositories import (
     SuspenseRepository,
 )
 
-__all__ = ["SqlUnitOfWork", "utc_now"]
+__all__ = ["SqlUnitOfWork", "as_utc", "utc_now"]
 
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """A timestamp read back from the database, in UTC: SQLite returns naive datetimes, and
+    everything is written in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 class SqlUnitOfWork:
