@@ -20,7 +20,7 @@ What is measured, in one run on one machine, on PostgreSQL (a private schema, dr
   in every order: the methods rotate per order, so a third of the credits come before their
   pending, a third of the accounts first.
 * **b, the floor**: a raw ASGI app (no framework) in the same server setup (uvicorn, same number
-  of workers, same socket) that only verifies the notification (``parse_notification``) and signs
+  of workers, one port each) that only verifies the notification (``parse_notification``) and signs
   the reply (``build_notification_reply``): the least any merchant must do per notification.
 
 The load comes from this process: ``--concurrency`` (32) keep-alive HTTP/1.1 connections on raw
@@ -37,10 +37,13 @@ with every currency balanced. Nothing lost, nothing doubled. A check that fails 
 once with ``FAIL: <what>`` and exit status 1 (with or without ``--check``): figures from a run
 that lost or doubled money mean nothing.
 
-Workers (``--workers``, default 2): both servers run the same number of uvicorn processes sharing
-one listening socket (forked after binding it, as ``uvicorn --workers`` does, but bound with
-``IPPROTO_TCP``: see docs/performance.md). Two is what uses both cores of the 2-core machine this
-was written on; the figures for one are in docs/performance.md too.
+Workers (``--workers``, default 2): both servers run the same number of uvicorn processes, each
+listening on a port of its own (bound with ``IPPROTO_TCP``: see docs/performance.md), and the
+connections are spread evenly over them, as a proxy in front of that many ``fintrust serve``
+processes would spread them. (On one shared socket, whichever process wakes first accepts a run of
+connections: one app process was seen with 72 % of them and batches of ~14, the other with
+batches of ~2.) Two is what uses both cores of the 2-core machine this was written on; the
+figures for one are in docs/performance.md too.
 
 Rounds alternate a and b (order flipped every other round); a round during which processes not
 ours used more than ``--quiet`` cores is measured again (at most 3 times). The report gives
@@ -206,17 +209,20 @@ def build_server_app(role: str, keys: Path, database_url: str, schema: str) -> A
 
 
 def serve(role: str, keys: Path, workers: int, database_url: str, schema: str) -> None:
-    """Bind 127.0.0.1 on a free port, fork ``workers`` uvicorn processes sharing the socket (as
-    ``uvicorn --workers`` does), print the port and their pids, serve until stdin closes."""
-    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
-    # and accepted sockets inherit it; without it Nagle and delayed ACKs add ~40 ms per exchange.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, 0))
-    sock.listen(2048)
-    port = sock.getsockname()[1]
+    """Fork ``workers`` uvicorn processes, each listening on a free port of 127.0.0.1 of its own
+    (as `fintrust serve` processes behind a proxy), print the ports and their pids, serve until
+    stdin closes."""
     children: list[int] = []
+    ports: list[int] = []
     for _ in range(workers):
+        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets whose proto says
+        # TCP, and accepted sockets inherit it; without it Nagle and delayed ACKs add ~40 ms per
+        # exchange.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((HOST, 0))
+        sock.listen(2048)
+        ports.append(sock.getsockname()[1])
         pid = os.fork()
         if pid == 0:  # a worker: its own app, engine and connection pool, built after the fork
             code = 0
@@ -229,8 +235,8 @@ def serve(role: str, keys: Path, workers: int, database_url: str, schema: str) -
                 code = 1
             os._exit(code)
         children.append(pid)
-    sock.close()
-    print(f"PORT {port} PIDS {','.join(map(str, children))}", flush=True)
+        sock.close()
+    print(f"PORTS {','.join(map(str, ports))} PIDS {','.join(map(str, children))}", flush=True)
 
     def stop(*_: object) -> None:
         for pid in children:
@@ -263,7 +269,7 @@ def _run_worker(role: str, keys: Path, database_url: str, schema: str, sock: soc
 class ServerProcess:
     role: str
     process: subprocess.Popen[bytes]
-    url: str
+    ports: list[int]  # one per worker process
     pids: list[int]
 
     def cpu_seconds(self) -> float:
@@ -303,15 +309,17 @@ def start_server(role: str, setup: ServerSetup) -> ServerProcess:
     assert process.stdout is not None
     ready, _, _ = wait_readable([process.stdout], [], [], START_TIMEOUT)
     line = process.stdout.readline().decode() if ready else ""
-    match = re.fullmatch(r"PORT (\d+) PIDS ([\d,]+)\s*", line)
+    match = re.fullmatch(r"PORTS ([\d,]+) PIDS ([\d,]+)\s*", line)
     if match is None:
         process.kill()
         process.wait(timeout=STOP_TIMEOUT)
         raise BenchError(f"the {role} server did not start (said {line!r})")
+    ports = [int(port) for port in match.group(1).split(",")]
     pids = [int(pid) for pid in match.group(2).split(",")]
-    server = ServerProcess(role, process, f"http://{HOST}:{match.group(1)}", pids)
+    server = ServerProcess(role, process, ports, pids)
     try:
-        asyncio.run(_wait_until_up(int(match.group(1))))
+        for port in ports:
+            asyncio.run(_wait_until_up(port))
     except (OSError, TimeoutError):
         server.stop()
         raise BenchError(f"the {role} server did not answer within {START_TIMEOUT:g} s") from None
@@ -654,14 +662,13 @@ class Context:
 
 
 async def connect(ctx: Context) -> None:
-    """``concurrency`` connections to each server, opened one at a time (each proven with one
-    exchange) so that the workers of a server share them as the kernel hands them out."""
+    """``concurrency`` connections to each server, spread evenly over its workers' ports (as a
+    proxy would spread them), each proven with one exchange."""
     servers: tuple[tuple[Kind, ServerProcess], ...] = (("a", ctx.app), ("b", ctx.floor))
     for kind, server in servers:
-        port = int(server.url.rpartition(":")[2])
         pool: list[HttpConnection] = []
-        for _ in range(ctx.concurrency):
-            connection = await HttpConnection.open(port)
+        for index in range(ctx.concurrency):
+            connection = await HttpConnection.open(server.ports[index % len(server.ports)])
             await connection.request(b"GET", "/_up", b"")
             pool.append(connection)
         ctx.connections[kind] = pool

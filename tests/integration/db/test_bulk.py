@@ -165,3 +165,18 @@ def test_add_to_rows_locks_in_id_order_whatever_order_the_rows_come_in(
     assert done.is_set()
     with postgres_engine.connect() as db:
         assert balances(db) == {low: (101,) * 4, high: (101,) * 4}
+
+
+def test_select_rows_is_planned_afresh_each_time(postgres_engine: Engine) -> None:
+    """A prepared statement's generic plan, chosen while the inbox was empty, would go on
+    scanning the whole inbox as it grows: the lookups of a batch are never prepared."""
+    with postgres_engine.begin() as db:
+        insert_inbox(db, ["n-1"], ["a"])
+        for attempt in range(10):  # psycopg prepares a statement from its 5th execution on
+            rows = bulk.select_rows(db, notification_inbox, {"notification_id": ["n-1", "x"]})()
+            assert [row["notification_id"] for row in rows] == ["n-1"], attempt
+        prepared = db.execute(
+            text("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE :pattern"),
+            {"pattern": "%notification_inbox%"},
+        ).scalar_one()
+    assert prepared == 0

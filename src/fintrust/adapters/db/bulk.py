@@ -73,7 +73,10 @@ def select_rows(
         if lock:
             sql += " ORDER BY id FOR UPDATE"
         cursor = db.connection.driver_connection.cursor(row_factory=dict_row)  # type: ignore[union-attr]
-        cursor.execute(sql, {c: list(values) for c, values in any_of.items()})
+        # Planned at every execution, never prepared: a prepared statement's generic plan,
+        # chosen while the table was small (a new deployment, or the inbox minutes after a
+        # start), goes on scanning the whole table as it grows, until an ANALYZE.
+        cursor.execute(sql, {c: list(values) for c, values in any_of.items()}, prepare=False)
         return lambda: list(cursor.fetchall())
 
     def build() -> Any:
