@@ -637,6 +637,7 @@ class RoundResult:
     latencies: list[float]
     cpu: dict[str, float]  # process -> CPU seconds during the round
     backends: int = 0  # PostgreSQL backends of the app seen during the round
+    per_transaction: list[float] = field(default_factory=list)  # app: per worker, group commit
 
     @property
     def rate(self) -> float:
@@ -754,11 +755,18 @@ async def run_round(ctx: Context, kind: Kind, orders_count: int) -> RoundResult:
     profiler = ctx.profiler if kind == "a" else None
     if profiler is not None:
         profiler.start()
+    batches_before = await batch_totals(ctx) if kind == "a" else []
     ctx.backend_cpu.start()
     before = cpu_now(ctx)
     fired = await fire(ctx.connections[kind], shots)
     after = cpu_now(ctx)
     after["postgres"] = ctx.backend_cpu.stop()
+    per_transaction = [
+        (notes - notes_before) / max(1.0, count - count_before)
+        for (notes_before, count_before), (notes, count) in zip(
+            batches_before, await batch_totals(ctx) if kind == "a" else [], strict=True
+        )
+    ]
     before["postgres"] = 0.0
     if profiler is not None:
         profiler.stop()
@@ -770,8 +778,25 @@ async def run_round(ctx: Context, kind: Kind, orders_count: int) -> RoundResult:
     cpu["others"] = max(0.0, cpu.pop("machine") - sum(cpu.values()))
     cpu.update(workers)
     return RoundResult(
-        kind, len(shots), fired.seconds, fired.latencies, cpu, ctx.backend_cpu.backends
+        kind,
+        len(shots),
+        fired.seconds,
+        fired.latencies,
+        cpu,
+        ctx.backend_cpu.backends,
+        per_transaction,
     )
+
+
+async def batch_totals(ctx: Context) -> list[tuple[float, float]]:
+    """Each app worker's notifications and transactions so far (its /metrics: the group commit's
+    batch sizes); connection i goes to worker i % workers, so the first ones reach each."""
+    totals = []
+    for connection in ctx.connections["a"][: len(ctx.app.ports)]:
+        _, body = await connection.request(b"GET", "/metrics", b"")
+        found = dict(re.findall(rb"(?m)^fintrust_notification_batch_size_(sum|count) (\S+)$", body))
+        totals.append((float(found[b"sum"]), float(found[b"count"])))
+    return totals
 
 
 async def measure(
@@ -1267,11 +1292,13 @@ def report(
         caption="postgres = the app's backends and PostgreSQL's own processes (WAL writer, "
         "checkpointer...); cores = CPU seconds per second of the round (2 cores here); others = "
         "processes not ours; PG procs = the app's connections seen in a round plus PostgreSQL's "
-        "own (~5): more than the pool keeps means connections were closed and opened",
+        "own (~5): more than the pool keeps means connections were closed and opened; "
+        "notifs/txn = notifications per transaction in each app worker (group commit)",
         caption_justify="left",
     )
     cpu.add_column("side")
-    for column in (*processes, "total", "cores", "others", "PG procs", "per app worker"):
+    columns = (*processes, "total", "cores", "others", "PG procs", "per app worker", "notifs/txn")
+    for column in columns:
         cpu.add_column(column, justify="right")
     for short, results in (("a app", a_rounds), ("b floor", b_rounds)):
         per = {
@@ -1293,6 +1320,10 @@ def report(
             )
             if short == "a app"
             else "",
+            "+".join(
+                f"{statistics.median(r.per_transaction[w] for r in results):.1f}"
+                for w in range(len(results[0].per_transaction))
+            ),
         )
     console.print(cpu)
     disturbed = sum(
