@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     )
     shopper_statement: str = "fintrust"
     max_notification_bytes: int = 64 * 1024
+    notification_linger_ms: float = Field(
+        default=1.0,
+        ge=0,
+        le=100,
+        description="Under load, how long a batch of notifications waits for more to join it "
+        "(one transaction and commit for all); 0: never",
+    )
     # GetWithdrawals: Trustly asks for at most one call per payout every 15 minutes.
     payout_poll_interval_seconds: int = 15 * 60
     worker_poll_seconds: float = 1.0
