@@ -87,3 +87,62 @@ async def test_a_handler_that_raises_fails_its_whole_batch() -> None:
     batcher: Batcher[int, int] = Batcher(broken)
     with pytest.raises(RuntimeError, match="database down"):
         await batcher.submit(1)
+
+
+class Gated:
+    """Doubles each item; every batch waits until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.started = threading.Semaphore(0)
+        self.go = threading.Semaphore(0)
+
+    def __call__(self, items: Sequence[int]) -> list[int | Exception]:
+        self.batches.append(list(items))
+        self.started.release()
+        assert self.go.acquire(timeout=30)
+        return [i * 2 for i in items]
+
+    async def running(self) -> None:
+        """Until a batch has started (the handler runs in a worker thread)."""
+        assert await anyio.to_thread.run_sync(self.started.acquire, True, 30)
+
+
+async def test_under_load_the_next_batch_lingers_until_max_batch_wait() -> None:
+    gated = Gated()
+    batcher = Batcher(gated, linger=60.0)  # ends only when MAX_BATCH items wait
+    with anyio.fail_after(30):
+        tasks = [asyncio.create_task(batcher.submit(0))]
+        await gated.running()  # [0]
+        tasks += [asyncio.create_task(batcher.submit(i)) for i in (1, 2)]
+        await asyncio.sleep(0)  # 1 and 2 queue behind [0]
+        gated.go.release()
+        await gated.running()  # [1, 2]: the batch after a quiet moment did not wait
+        tasks.append(asyncio.create_task(batcher.submit(3)))
+        await asyncio.sleep(0)
+        gated.go.release()  # [1, 2] was a batch of two: the next one lingers for more
+        for i in range(4, 3 + MAX_BATCH):
+            await asyncio.sleep(0)
+            assert len(gated.batches) == 2  # still lingering
+            tasks.append(asyncio.create_task(batcher.submit(i)))
+        await gated.running()
+        gated.go.release()
+        assert [await task for task in tasks] == [i * 2 for i in range(3 + MAX_BATCH)]
+    assert gated.batches == [[0], [1, 2], list(range(3, 3 + MAX_BATCH))]
+
+
+async def test_after_a_batch_of_one_nothing_lingers() -> None:
+    gated = Gated()
+    batcher = Batcher(gated, linger=60.0)
+    with anyio.fail_after(30):  # a linger of 60 s would fail this
+        first = asyncio.create_task(batcher.submit(0))
+        await gated.running()
+        second = asyncio.create_task(batcher.submit(1))
+        await asyncio.sleep(0)
+        gated.go.release()
+        await gated.running()
+        gated.go.release()
+        assert (await first, await second) == (0, 2)
+        gated.go.release()
+        assert await batcher.submit(2) == 4  # alone again: no wait either
+    assert gated.batches == [[0], [1], [2]]
