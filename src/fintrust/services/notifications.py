@@ -224,7 +224,8 @@ def _decide(work: SqlUnitOfWork, received: Received) -> Decision:
         trustly_order_id=notification.order_id,
         message_id=notification.message_id,
     )
-    work.inbox.receipt(received.text, "accepted")
+    # No receipt: the inbox row, with the raw body, is the record of an accepted notification;
+    # receipts keep the deliveries it does not hold (repeats, refusals).
     logger.info(
         "notification handled",
         extra={

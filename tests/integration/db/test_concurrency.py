@@ -154,7 +154,7 @@ def test_the_same_notification_from_eight_threads_has_one_effect(
             )
         )
         verdicts.update({verdict: int(n) for verdict, n in rows})
-    assert verdicts == {"accepted": 5, "repeated": 5 * (THREADS - 1)}
+    assert verdicts == {"repeated": 5 * (THREADS - 1)}  # the first of each is its inbox row
     assert_books_sound(uow)
 
 

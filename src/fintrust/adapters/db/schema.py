@@ -131,7 +131,9 @@ notification_receipts = Table(
     Column("id", Integer, primary_key=True),
     Column("received_at", Timestamp, nullable=False),
     Column("raw_body", Text, nullable=False),
-    Column("verdict", String(20), nullable=False),  # accepted | repeated | rejected
+    # repeated | rejected: an accepted notification's record is its inbox row (rows written
+    # before 2026-11-27 also say accepted)
+    Column("verdict", String(20), nullable=False),
     Column("error", Text),
 )
 
