@@ -747,10 +747,10 @@ async def run_round(ctx: Context, kind: Kind, orders_count: int) -> RoundResult:
         first = 10_000_000 + ctx.next_order
     shots = build_shots(ctx.keys, first, orders_count, 2 * ctx.concurrency)
     gc.collect()
+    batches_before = await batch_totals(ctx) if kind == "a" else []
     profiler = ctx.profiler if kind == "a" else None
     if profiler is not None:
         profiler.start()
-    batches_before = await batch_totals(ctx) if kind == "a" else []
     ctx.backend_cpu.start()
     before = cpu_now(ctx)
     fired = await fire(ctx.connections[kind], shots)

@@ -2,9 +2,8 @@
 
 The code logs through the standard library (``logging.getLogger``, fields in ``extra=``), so a
 log call costs nothing when its level is off and the SDK stays free of structlog; structlog
-renders every record, ours and the libraries' (uvicorn, Alembic), the same way. Fields bound
-with ``structlog.contextvars`` (the notification being handled, the worker's job) join every
-line logged meanwhile. Anything named like a secret is masked before it is rendered.
+renders every record, ours and the libraries' (uvicorn, Alembic), the same way. Anything named
+like a secret is masked before it is rendered.
 """
 
 from __future__ import annotations
@@ -44,7 +43,6 @@ def configure_logging(
     if log_format == "auto":
         log_format = "console" if terminal else "json"
     before: list[Processor] = [
-        structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,
         structlog.stdlib.ExtraAdder(),

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import structlog
 
 from fintrust.logs import LogFormat, configure_logging
 
@@ -25,7 +24,6 @@ def _restore_root_logger() -> Iterator[None]:
     handlers, level = root.handlers[:], root.level
     yield
     root.handlers, root.level = handlers, level
-    structlog.contextvars.clear_contextvars()
 
 
 def lines(stream: io.StringIO) -> list[dict[str, Any]]:
@@ -35,7 +33,6 @@ def lines(stream: io.StringIO) -> list[dict[str, Any]]:
 def test_a_record_is_one_json_line_with_its_fields() -> None:
     stream = io.StringIO()
     configure_logging("info", stream=stream)  # not a terminal: JSON
-    structlog.contextvars.bind_contextvars(job="outbox")
     logging.getLogger("fintrust.outbox").warning(
         "%s refused: %s", "AccountPayout", "616", extra={"trustly_error_code": 616}
     )
@@ -45,7 +42,6 @@ def test_a_record_is_one_json_line_with_its_fields() -> None:
     assert line["level"] == "warning"
     assert line["logger"] == "fintrust.outbox"
     assert line["trustly_error_code"] == 616
-    assert line["job"] == "outbox"
     assert line["timestamp"].endswith("Z")
 
 

@@ -7,9 +7,8 @@ import enum
 import uuid as uuid_module
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 
 from fintrust.adapters.db.schema import ledger_accounts, orders, outbox, suspense_items
 from fintrust.adapters.db.uow import SqlUnitOfWork, as_utc
@@ -102,7 +101,8 @@ def _required(customer_id: int | None, item_id: int) -> int:
     return customer_id
 
 
-def _frozen() -> Any:
+def _frozen() -> tuple[ColumnElement[bool], ...]:
+    """The conditions of a frozen wallet: its available balance is below zero."""
     a = ledger_accounts.c
     return (
         a.code.startswith(wallet("")),
