@@ -23,6 +23,7 @@ __all__ = ["worker"]
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
     show_default=True,
+    help="Log level (FINTRUST_LOG_FORMAT: json, console or auto).",
 )
 def worker(*, once: bool, log_level: str) -> None:
     """Run the worker: it claims the outbox's due calls to Trustly (Deposit, AccountPayout) and
