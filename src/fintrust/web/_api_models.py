@@ -33,11 +33,14 @@ __all__ = [
     "timestamp",
 ]
 
+# Far beyond any payment, and its minor units fit the database's 64-bit integers.
+MAX_AMOUNT_DIGITS = 13
 _AMOUNT_SCHEMA = {
     "type": "string",
-    "pattern": r"^[0-9]+(\.[0-9]+)?$",
+    "pattern": rf"^[0-9]{{1,{MAX_AMOUNT_DIGITS}}}(\.[0-9]+)?$",
     "examples": ["100.00"],
-    "description": "A decimal string with no more decimals than the currency has",
+    "description": "A decimal string with no more decimals than the currency has, and at most "
+    f"{MAX_AMOUNT_DIGITS} digits before the point",
 }
 
 
@@ -51,9 +54,22 @@ def _decimal_string(value: object) -> Decimal:
 
 
 AmountIn = Annotated[Decimal, BeforeValidator(_decimal_string), WithJsonSchema(_AMOUNT_SCHEMA)]
-AmountOut = Annotated[str, WithJsonSchema({**_AMOUNT_SCHEMA, "pattern": r"^-?[0-9]+(\.[0-9]+)?$"})]
+AmountOut = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            **_AMOUNT_SCHEMA,
+            "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
+            "description": "A decimal string with as many decimals as the currency has",
+        }
+    ),
+]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])]
-Url = Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2000)]
+# No control characters in what a client sends: PostgreSQL text cannot even hold NUL (it was a 500)
+# and none belongs in a name, an id or a URL.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+_WORD = r"[^@\s\x00-\x1f\x7f]+"  # no whitespace either
+Url = Annotated[str, Field(pattern=r"^https?://[^\s\x00-\x1f\x7f]+$", max_length=2000)]
 
 
 class _Body(BaseModel):
@@ -72,6 +88,10 @@ class _MoneyIn(_Body):
     def money(self) -> Money:
         if self.amount <= 0:
             raise ValueError(f"amount must be greater than zero, got {self.amount}")
+        if self.amount >= 10**MAX_AMOUNT_DIGITS:
+            raise ValueError(
+                f"amount too large: at most {MAX_AMOUNT_DIGITS} digits before the point"
+            )
         try:
             money = Money.of(self.amount, self.currency)
             format_amount(self.amount, self.currency)  # Trustly takes at most two decimals
@@ -98,16 +118,16 @@ class CustomerIn(_Body):
         default=None,
         min_length=1,
         max_length=64,
-        pattern=r"^\S+$",
+        pattern=r"^[^\s\x00-\x1f\x7f]+$",
         description="Stable and unique for life; generated (cust-<uuid>) when absent",
     )
-    firstname: str = Field(min_length=1, max_length=100)
-    lastname: str = Field(min_length=1, max_length=100)
-    email: str | None = Field(default=None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    firstname: str = Field(min_length=1, max_length=100, pattern=_PRINTABLE)
+    lastname: str = Field(min_length=1, max_length=100, pattern=_PRINTABLE)
+    email: str | None = Field(default=None, max_length=200, pattern=rf"^{_WORD}@{_WORD}\.{_WORD}$")
     country: str = Field(pattern=r"^[A-Z]{2}$", examples=["SE"])
     locale: str = Field(pattern=r"^[a-z]{2}_[A-Z]{2}$", examples=["sv_SE"])
     currency: Currency = Field(description="The wallet opened for the customer")
-    national_id: str | None = Field(default=None, min_length=1, max_length=40)
+    national_id: str | None = Field(default=None, min_length=1, max_length=40, pattern=_PRINTABLE)
 
     @model_validator(mode="after")
     def _known_currency(self) -> CustomerIn:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import uuid as uuid_module
 from collections.abc import Callable, Coroutine, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -65,6 +65,9 @@ if TYPE_CHECKING:
 __all__ = ["router"]
 
 logger = logging.getLogger("fintrust.api")
+# Row ids are INTEGER columns (32 bits on PostgreSQL): a larger number in a path is refused (422),
+# not looked up (PostgreSQL refuses to compare it: that was a 500).
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -195,7 +198,7 @@ def create_customer(
     responses=_errors(404),
     summary="A customer",
 )
-def get_customer(request: Request, api_key: Authenticated, customer_id: int) -> CustomerOut:
+def get_customer(request: Request, api_key: Authenticated, customer_id: RowId) -> CustomerOut:
     with _services(request).reader() as work:
         row = work.customers.get(customer_id)
     if row is None:
@@ -209,7 +212,7 @@ def get_customer(request: Request, api_key: Authenticated, customer_id: int) -> 
     responses=_errors(404),
     summary="The customer's wallet balances, per currency",
 )
-def get_balances(request: Request, api_key: Authenticated, customer_id: int) -> BalancesOut:
+def get_balances(request: Request, api_key: Authenticated, customer_id: RowId) -> BalancesOut:
     with _services(request).reader() as work:
         if work.customers.get(customer_id) is None:
             raise _not_found("customer", customer_id)
@@ -235,7 +238,10 @@ def get_balances(request: Request, api_key: Authenticated, customer_id: int) -> 
     summary="The customer's orders, newest first",
 )
 def list_orders(
-    request: Request, api_key: Authenticated, customer_id: int, kind: str | None = None
+    request: Request,
+    api_key: Authenticated,
+    customer_id: RowId,
+    kind: Literal["deposit", "payout", "select_account"] | None = None,
 ) -> OrdersOut:
     with _services(request).reader() as work:
         if work.customers.get(customer_id) is None:
@@ -262,7 +268,7 @@ def create_deposit(
     request: Request,
     api_key: Authenticated,
     key: IdempotencyKey,
-    customer_id: int,
+    customer_id: RowId,
     body: DepositIn,
 ) -> Response:
     services = _services(request)
@@ -310,7 +316,7 @@ def create_withdrawal(
     request: Request,
     api_key: Authenticated,
     key: IdempotencyKey,
-    customer_id: int,
+    customer_id: RowId,
     body: WithdrawalIn,
 ) -> Response:
     services = _services(request)
@@ -349,7 +355,7 @@ def _order(work: Any, order_id: int) -> dict[str, Any]:
     responses=_errors(404),
     summary="An order with the notifications Trustly sent about it",
 )
-def get_order(request: Request, api_key: Authenticated, order_id: int) -> OrderDetailOut:
+def get_order(request: Request, api_key: Authenticated, order_id: RowId) -> OrderDetailOut:
     with _services(request).reader() as work:
         row = work.orders.get(order_id)
         if row is None:

@@ -216,6 +216,7 @@ async def test_withdrawals_are_reserved_or_refused(world: World, api: Api) -> No
         ("-5.00", "EUR", "amount must be greater than zero"),
         ("1e3", "EUR", "not a decimal amount"),
         ("10.00", "XX", "currency: String should match pattern"),
+        ("10000000000000", "EUR", "amount too large: at most 13 digits before the point"),
     ],
 )
 async def test_amounts_must_be_exact_decimal_strings(
@@ -231,6 +232,42 @@ async def test_amounts_must_be_exact_decimal_strings(
         assert expected in response.json()["error"]
     orders = (await api.get(f"/customers/{customer['id']}/orders")).json()
     assert orders == {"orders": []}
+
+
+async def test_ids_beyond_the_database_s_integers_are_refused_not_looked_up(api: Api) -> None:
+    # Found by tests/integration/web/test_api_schema.py: PostgreSQL refused to compare them (500).
+    for path in ("/customers/2147483648", "/customers/2147483648/orders", "/orders/10669225067718"):
+        response = await api.get(path)
+        assert response.status_code == 422, (path, response.text)
+    deposit = {"amount": "1.00", "currency": "EUR", "success_url": "https://m.test/ok"}
+    response = await api.post(
+        "/customers/2147483648/deposits", deposit | {"fail_url": deposit["success_url"]}
+    )
+    assert response.status_code == 422, response.text
+    assert (await api.get("/customers/2147483647")).status_code == 404  # the largest id is asked
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("firstname", "Ada\u0000"),
+        ("lastname", "L\nL"),
+        ("national_id", "19900101\u0007"),
+        ("end_user_id", "cust\u0000-1"),
+        ("email", "ada\u0000@m.test"),
+    ],
+)
+async def test_control_characters_are_refused(api: Api, field: str, value: str) -> None:
+    # PostgreSQL text cannot hold NUL: a NUL in a name was a 500 (found by test_api_schema.py).
+    response = await api.post("/customers", {**CUSTOMER, "currency": "EUR", field: value})
+    assert response.status_code == 422, response.text
+    assert field in response.json()["error"]
+
+
+async def test_orders_are_listed_by_a_known_kind_only(api: Api) -> None:
+    customer = await api.customer()
+    assert (await api.get(f"/customers/{customer['id']}/orders?kind=deposit")).status_code == 200
+    assert (await api.get(f"/customers/{customer['id']}/orders?kind=%00")).status_code == 422
 
 
 async def test_oversized_bodies_are_refused(api: Api) -> None:
