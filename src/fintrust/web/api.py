@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from fintrust.adapters.db.schema import MAX_ID
 from fintrust.domain.ledger import wallet
 from fintrust.services import outbox, payments
 from fintrust.services.customers import (
@@ -65,9 +66,8 @@ if TYPE_CHECKING:
 __all__ = ["router"]
 
 logger = logging.getLogger("fintrust.api")
-# Row ids are INTEGER columns (32 bits on PostgreSQL): a larger number in a path is refused (422),
-# not looked up (PostgreSQL refuses to compare it: that was a 500).
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+# A number beyond the id columns' range is refused (422), not looked up (that was a 500).
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 MAX_BODY_BYTES = 16 * 1024
 

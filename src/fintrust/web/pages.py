@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Row
 
+from fintrust.adapters.db.schema import MAX_ID
 from fintrust.domain.money import Money
 from fintrust.services import outbox, payments
 from fintrust.services.customers import CustomerNotFoundError
@@ -82,7 +83,7 @@ def sign_in(request: Request, customer_id: Text = "", csrf_token: Text = "") -> 
     if not visit.csrf_ok(csrf_token):
         return visit.refused("/")
     with visit.services.reader() as work:
-        found = work.customers.get(int(customer_id)) if customer_id.isdigit() else None
+        found = work.customers.get(int(customer_id)) if _is_id(customer_id) else None
     if found is None:
         return visit.redirect("/")
     visit.start_session(found.id)
@@ -198,7 +199,14 @@ def _known(currency: str, lines: list[wallet_view.WalletLine]) -> str:
     return lines[0].currency if lines else ""
 
 
+def _is_id(text: str) -> bool:
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    return text.isascii() and text.isdecimal() and 1 <= int(text) <= MAX_ID
+
+
 def _own_deposit(visit: Visit, customer: Row[Any], order_id: int) -> Row[Any] | None:
+    if not 1 <= order_id <= MAX_ID:  # no such order, and PostgreSQL would not even look
+        return None
     with visit.services.reader() as work:
         order = work.orders.get(order_id)
     if order is None or order.customer_id != customer.id or order.kind != "deposit":

@@ -147,6 +147,22 @@ async def test_other_customers_deposits_are_not_found(world: World) -> None:
         assert (await alice_browser.get(f"/deposit/{order_id}/status")).status_code == 200
 
 
+async def test_ids_out_of_range_are_not_found_rather_than_errors(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    # PostgreSQL refuses to compare a number beyond its INTEGER ids: these were 500s there.
+    customer = world.customer()
+    start = await client.get("/")
+    for typed in ("2147483648", "99999999999999999999", "\u00b2", "-1"):
+        answer = await client.post(
+            "/sign-in", data={"customer_id": typed, "csrf_token": csrf_of(start)}
+        )
+        assert (answer.status_code, answer.headers["location"]) == (303, "/"), typed
+    await sign_in(client, customer)
+    for path in ("/deposit/2147483648", "/deposit/2147483648/return", "/deposit/0/status"):
+        assert (await client.get(path)).status_code == 404, path
+
+
 async def test_demo_sign_in_is_off_against_live_trustly(world: World) -> None:
     customer = world.customer()
     live = world.services.settings.model_copy(update={"trustly_environment": "live"})

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "MAX_ID",
     "api_keys",
     "bank_accounts",
     "customers",
@@ -45,6 +46,9 @@ metadata = MetaData(
 )
 
 Timestamp = DateTime(timezone=True)
+# Row ids are INTEGER: 32 bits on PostgreSQL, which refuses even to compare a larger number with
+# one (an error, not "no such row"): ids from outside are checked against this first.
+MAX_ID = 2**31 - 1
 
 customers = Table(
     "customers",
