@@ -12,6 +12,7 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
 from fintrust.adapters.db.engine import make_engine
+from fintrust.adapters.db.schema import MAX_ID
 from fintrust.adapters.db.uow import SqlUnitOfWork
 from fintrust.services.api_keys import create_api_key, list_api_keys, revoke_api_key
 from fintrust.settings import Settings
@@ -78,7 +79,7 @@ def list_(database_url: str | None) -> None:
 
 
 @api_keys.command("revoke")
-@click.argument("key_id", metavar="ID", type=int)
+@click.argument("key_id", metavar="ID", type=click.IntRange(1, MAX_ID))
 @_database_url
 def revoke(key_id: int, database_url: str | None) -> None:
     """Refuse the key with this ID from now on."""

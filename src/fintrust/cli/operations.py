@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fintrust.adapters.db.engine import make_engine
+from fintrust.adapters.db.schema import MAX_ID
 from fintrust.adapters.db.uow import SqlUnitOfWork
 from fintrust.domain.money import Money
 from fintrust.services.operations import Resolution, frozen_wallets, resolve_suspense
@@ -57,7 +58,7 @@ def suspense_list(database_url: str | None) -> None:
 
 
 @suspense.command("resolve")
-@click.argument("item_id", type=int)
+@click.argument("item_id", type=click.IntRange(1, MAX_ID))
 @click.option(
     "--as",
     "resolution",

@@ -46,6 +46,9 @@ def test_create_list_and_revoke(engine: Engine) -> None:
     assert "revoked before" in again.output
     blank = runner.invoke(main, ["api-keys", "create", " ", "--database-url", url])
     assert blank.exit_code == 2
+    beyond = runner.invoke(main, ["api-keys", "revoke", "2147483648", "--database-url", url])
+    assert beyond.exit_code == 2  # a usage error, not the database's (PostgreSQL: INTEGER ids)
+    assert "1<=x<=2147483647" in beyond.output
 
 
 def test_a_database_without_the_schema_gets_a_hint(tmp_path: object) -> None:
