@@ -127,6 +127,8 @@ orders = Table(
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
     Index("ix_orders_customer", "customer_id", "kind"),
+    # The worker's poll of payouts in flight (every round) and /metrics (every scrape).
+    Index("ix_orders_kind_state", "kind", "state"),
 )
 
 notification_receipts = Table(
