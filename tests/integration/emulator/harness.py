@@ -17,13 +17,14 @@ from fintrust.trustly import (
     InvalidSignatureError,
     Notification,
     Signer,
+    TrustlyClient,
     Verifier,
     build_notification_reply,
     generate_key_pair,
     parse_notification,
 )
 from trustly_emulator import Emulator, MerchantConfig
-from trustly_emulator.testing import in_process
+from trustly_emulator.testing import SyncASGITransport, in_process
 
 MERCHANT = "acme"
 PASSWORD = "acme-secret-password"
@@ -141,3 +142,17 @@ def setup(*, notifications: frozenset[str] = ALL_NOTIFICATIONS, **config: Any) -
         retries=0,
     )
     return Setup(emulator, app, merchant, transport, client)
+
+
+def sync_client(env: Setup, url: str = "http://emulator.test/api/1") -> TrustlyClient:
+    """The SDK's synchronous client for the merchant, calling the emulator in this process;
+    closing it closes its transport."""
+    return TrustlyClient(
+        username=MERCHANT,
+        password=PASSWORD,
+        signer=env.merchant.signer,
+        verifier=Verifier.from_pem(env.emulator.keys.public_pem),
+        url=url,
+        transport=SyncASGITransport(env.app),
+        retries=0,
+    )

@@ -27,16 +27,21 @@ from fintrust.trustly import (
     SelectAccountRequest,
     Signer,
     TrustlyAPIError,
-    TrustlyClient,
     Verifier,
     ViewAutomaticSettlementDetailsCSVRequest,
     WithdrawAttributes,
     WithdrawRequest,
     generate_key_pair,
 )
-from tests.integration.emulator.harness import MERCHANT, NOTIFY_URL, PASSWORD, Setup, setup
+from tests.integration.emulator.harness import (
+    MERCHANT,
+    NOTIFY_URL,
+    PASSWORD,
+    Setup,
+    setup,
+    sync_client,
+)
 from trustly_emulator import MerchantConfig
-from trustly_emulator.testing import SyncASGITransport
 
 pytestmark = pytest.mark.anyio
 
@@ -407,20 +412,12 @@ async def test_a_body_that_is_not_json_gets_an_unsigned_error(env: Setup) -> Non
 
 
 def test_the_sync_client_works_in_process_too(env: Setup) -> None:
-    transport = SyncASGITransport(env.app)
+    client = sync_client(env, url="http://emulator.test/1")
     try:
-        client = TrustlyClient(
-            username=MERCHANT,
-            password=PASSWORD,
-            signer=env.merchant.signer,
-            verifier=Verifier.from_pem(env.emulator.keys.public_pem),
-            url="http://emulator.test/1",
-            transport=transport,
-        )
         result = client.execute(deposit())
         assert result.order_id in env.emulator.store.orders
         with pytest.raises(TrustlyAPIError) as raised:
             client.execute(deposit())
         assert raised.value.code == 637
     finally:
-        transport.close()
+        client.close()

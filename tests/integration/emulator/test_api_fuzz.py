@@ -8,10 +8,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fintrust.trustly import TrustlyAPIError, TrustlyClient, UnknownOutcomeError, Verifier
-from tests.integration.emulator.harness import MERCHANT, PASSWORD, setup
+from fintrust.trustly import TrustlyAPIError, UnknownOutcomeError
+from tests.integration.emulator.harness import setup, sync_client
 from trustly_emulator._methods import HANDLERS
-from trustly_emulator.testing import SyncASGITransport
 
 # The fields the methods read, and values that a merchant's bug might send in them.
 FIELDS = [
@@ -41,17 +40,7 @@ DATA = st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=8).flatmap(
 
 
 def test_every_method_answers_any_data_with_a_trustly_answer() -> None:
-    env = setup()
-    transport = SyncASGITransport(env.app)
-    client = TrustlyClient(
-        username=MERCHANT,
-        password=PASSWORD,
-        signer=env.merchant.signer,
-        verifier=Verifier.from_pem(env.emulator.keys.public_pem),
-        url="http://emulator.test/api/1",
-        transport=transport,
-        retries=0,
-    )
+    client = sync_client(setup())
     seen: list[str] = []
 
     @given(method=st.sampled_from(sorted(HANDLERS)), data=DATA)
