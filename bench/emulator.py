@@ -54,10 +54,8 @@ import cProfile
 import gc
 import json
 import os
-import platform
 import pstats
 import re
-import select
 import shutil
 import signal
 import socket
@@ -68,7 +66,7 @@ import tempfile
 import threading
 import time
 import uuid as uuid_module
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import metadata
@@ -82,7 +80,9 @@ import starlette
 import uvicorn
 from rich.console import Console
 from rich.table import Table
+from starlette.types import Receive, Scope, Send
 
+import _common
 from _common import machine_busy_seconds, percentile, process_cpu, read_stacks, respond
 from fintrust.trustly import (
     AsyncTrustlyClient,
@@ -129,11 +129,6 @@ class BenchError(Exception):
 # ================================================================================================
 # The servers (run as ``bench/emulator.py --role emulator|receiver --keys DIR``)
 # ================================================================================================
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 
 class Receiver:
@@ -269,33 +264,14 @@ class ServerProcess:
         return process_cpu(self.process.pid)
 
     def stop(self) -> None:
-        """Close its stdin (uvicorn shuts down gracefully, a profiler writes its file); then
-        SIGTERM, then SIGKILL, each after a timeout."""
-        for stream in (self.process.stdin, self.process.stdout):
-            if stream is not None:
-                stream.close()
-        for escalate in (self.process.terminate, self.process.kill):
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                escalate()
-            else:
-                return
-        self.process.wait(timeout=STOP_TIMEOUT)
+        _common.stop(self.process, STOP_TIMEOUT)
 
 
 def start_server(role: str, keys: Path, profile_out: Path | None = None) -> ServerProcess:
     command = [sys.executable, str(Path(__file__).resolve()), "--role", role, "--keys", str(keys)]
     if profile_out is not None:
         command += ["--profile-out", str(profile_out)]
-    # A session of its own: a Ctrl-C in the terminal reaches only the bench, which stops the
-    # servers in order (they also stop by themselves when the bench dies: their stdin closes).
-    process = subprocess.Popen(  # noqa: S603 - this very file, with our own arguments
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
-    )
-    assert process.stdout is not None
-    ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT)
-    line = process.stdout.readline().decode() if ready else ""
+    process, line = _common.launch(command, START_TIMEOUT)
     if not line.startswith("PORT "):
         process.kill()
         process.wait(timeout=STOP_TIMEOUT)
@@ -678,23 +654,14 @@ async def measure(
 
 
 def machine() -> dict[str, str]:
-    model = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.partition(":")[2].strip()
-                break
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {
-        "CPU": f"{model} ({platform.machine()})",
-        "nproc": str(cpus),
-        "Python": f"{platform.python_implementation()} {platform.python_version()}",
-        "uvicorn / h11": f"{uvicorn.__version__} / {metadata.version('h11')} (asyncio loop, h11)",
-        "httpx / starlette": f"{httpx.__version__} / {starlette.__version__}",
-        "pydantic / cryptography": f"{pydantic.VERSION} / {cryptography.__version__}",
-        "load average": " ".join(f"{v:.2f}" for v in os.getloadavg()),
-    }
+    return _common.machine(
+        {
+            "uvicorn / h11": f"{uvicorn.__version__} / {metadata.version('h11')} "
+            "(asyncio loop, h11)",
+            "httpx / starlette": f"{httpx.__version__} / {starlette.__version__}",
+            "pydantic / cryptography": f"{pydantic.VERSION} / {cryptography.__version__}",
+        }
+    )
 
 
 def _spread(values: Sequence[float]) -> str:
@@ -874,18 +841,9 @@ def py_spy_tables(
         return
     orders = sum(r.orders for r in results)
     cpu_ms = sum(r.cpu["emulator"] for r in results) / orders * 1000
-    buckets: dict[str, int] = {name: 0 for name, _ in _BUCKETS + _OF_WHICH}
-    leaves: dict[str, int] = {}
-    for stack, n in busy.items():
-        for name, pattern in _BUCKETS:
-            if re.search(pattern, stack):
-                buckets[name] += n
-                break
-        for name, pattern in _OF_WHICH:
-            if re.search(pattern, stack):
-                buckets[name] += n
-        leaf = _frame_name(stack.rpartition(";")[2])
-        leaves[leaf] = leaves.get(leaf, 0) + n
+    buckets, leaves = _common.tally_stacks(busy, _BUCKETS, _frame_name)
+    for name, pattern in _OF_WHICH:  # parts of a bucket, counted again on their own
+        buckets[name] = sum(n for stack, n in busy.items() if re.search(pattern, stack))
     title = (
         f"py-spy, emulator process, {orders} orders: {total:,} busy samples at {PY_SPY_RATE}/s; "
         f"the emulator used {cpu_ms:.2f} ms CPU per order"
@@ -901,12 +859,7 @@ def py_spy_tables(
                 share = buckets[sub] / total
                 table.add_row(sub, f"{share:.1%}", f"{share * cpu_ms:.2f}", style="dim")
     console.print(table)
-    leaf_table = Table(title=f"py-spy: top {top} functions by own samples", title_justify="left")
-    for column in ("function", "share", "ms/order"):
-        leaf_table.add_column(column, justify="left" if column == "function" else "right")
-    for leaf, n in sorted(leaves.items(), key=lambda item: -item[1])[:top]:
-        leaf_table.add_row(leaf, f"{n / total:.1%}", f"{n / total * cpu_ms:.3f}")
-    console.print(leaf_table)
+    _common.leaf_table(console, leaves, total, cpu_ms, unit="ms/order", top=top)
 
 
 def _frame_name(frame: str) -> str:

@@ -12,13 +12,14 @@ What is measured, in one run on one machine, on PostgreSQL (a private schema, dr
 * **a, the merchant app**: ``fintrust.web.create_app`` (the real notification endpoint:
   ``handle_notification`` in one transaction per request) on uvicorn, configured the way
   production is, through ``Settings`` and ``TrustlyGateway.from_settings``: it trusts a test
-  "Trustly" key and signs its replies with a merchant key. Before any timing, deposit orders are
-  created directly with the repositories (a customer with an empty no-overdraft wallet per order,
-  the order in state ``started`` with its Trustly order id). Each round fires the three
-  notifications of fresh orders, pre-signed with the test Trustly key: ``pending``, ``credit``
-  and ``account``. They arrive spaced like Trustly's (one order's three never back to back) and
-  in every order: the methods rotate per order, so a third of the credits come before their
-  pending, a third of the accounts first.
+  "Trustly" key and signs its replies with a merchant key. It logs as ``fintrust serve`` does
+  (``configure_logging`` at info, JSON lines: one per notification), to a file. Before any
+  timing, deposit orders are created directly with the repositories (a customer with an empty
+  no-overdraft wallet per order, the order in state ``started`` with its Trustly order id). Each
+  round fires the three notifications of fresh orders, pre-signed with the test Trustly key:
+  ``pending``, ``credit`` and ``account``. They arrive spaced like Trustly's (one order's three
+  never back to back) and in every order: the methods rotate per order, so a third of the
+  credits come before their pending, a third of the accounts first.
 * **b, the floor**: a raw ASGI app (no framework) in the same server setup (uvicorn, same number
   of workers, one port each) that only verifies the notification (``parse_notification``) and signs
   the reply (``build_notification_reply``): the least any merchant must do per notification.
@@ -45,10 +46,12 @@ connections: one app process was seen with 72 % of them and batches of ~14, the 
 batches of ~2.) Two is what uses both cores of the 2-core machine this was written on; the
 figures for one are in docs/performance.md too.
 
-Rounds alternate a and b (order flipped every other round); a round during which processes not
-ours used more than ``--quiet`` cores is measured again (at most 3 times). The report gives
-medians over rounds, p50 / p99 over all requests of a side, and a / b as the median of the
-per-round ratios; CPU per notification of every process (bench, app, floor, our PostgreSQL
+Rounds alternate a and b (order flipped every other round, an even number of rounds: each side
+goes first as often); a pair of rounds is prepared (orders seeded, requests signed) before either
+is fired, and checked after both, so its two rounds run back to back. A pair during which
+processes not ours used more than ``--quiet`` cores is measured again (at most 3 times). The
+report gives medians over rounds, p50 / p99 over all requests of a side, and a / b as the median
+of the per-round ratios; CPU per notification of every process (bench, app, floor, our PostgreSQL
 backends) shows which one is the bottleneck.
 
 Goals (issue 4, on a 2-core machine): a / b >= 0.5, a >= 1,000 notifications/s, p99 < 50 ms,
@@ -62,7 +65,6 @@ import asyncio
 import contextlib
 import gc
 import os
-import platform
 import re
 import secrets
 import shutil
@@ -75,11 +77,11 @@ import tempfile
 import threading
 import time
 import uuid as uuid_module
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import metadata
 from pathlib import Path
-from select import select as wait_readable
 from typing import Any, Final, Literal
 
 import cryptography
@@ -90,7 +92,9 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, event, func, select, text
+from starlette.types import Message, Receive, Scope, Send
 
+import _common
 from _common import machine_busy_seconds, percentile, process_cpu, read_stacks, respond
 from fintrust.adapters.db.engine import make_engine
 from fintrust.adapters.db.migrate import upgrade
@@ -106,6 +110,7 @@ from fintrust.adapters.db.schema import (
 )
 from fintrust.adapters.db.uow import SqlUnitOfWork
 from fintrust.domain.ledger import TRUSTLY, totals_balance, wallet
+from fintrust.logs import configure_logging
 from fintrust.trustly import (
     InvalidNotificationError,
     InvalidSignatureError,
@@ -145,11 +150,6 @@ class BenchError(Exception):
 # ================================================================================================
 # The servers (``bench/notifications.py --role app|floor ...``)
 # ================================================================================================
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 
 class Floor:
@@ -257,9 +257,16 @@ def serve(role: str, keys: Path, workers: int, database_url: str, schema: str) -
 def _run_worker(role: str, keys: Path, database_url: str, schema: str, sock: socket.socket) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     app = build_server_app(role, keys, database_url, schema)
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=120
-    )
+    if role == "floor":  # bare: no logs
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=120
+        )
+    else:  # logging as `fintrust serve` logs, JSON lines at info, to a file instead of stderr
+        log = (keys / f"app-{os.getpid()}.log").open("a", encoding="utf-8")
+        configure_logging("info", log_format="json", stream=log, quiet_paths={NOTIFY_PATH})
+        config = uvicorn.Config(
+            app, log_level="info", log_config=None, lifespan="off", timeout_keep_alive=120
+        )
     server = uvicorn.Server(config)
     signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
     server.run(sockets=[sock])
@@ -276,16 +283,7 @@ class ServerProcess:
         return sum(process_cpu(pid) for pid in self.pids)
 
     def stop(self) -> None:
-        for stream in (self.process.stdin, self.process.stdout):
-            if stream is not None:
-                stream.close()
-        for escalate in (self.process.terminate, self.process.kill):
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                escalate()
-            else:
-                break
+        _common.stop(self.process, STOP_TIMEOUT)
         for pid in self.pids:  # a worker left behind (the parent was killed): end it too
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -303,12 +301,7 @@ def start_server(role: str, setup: ServerSetup) -> ServerProcess:
     command = [sys.executable, str(Path(__file__).resolve()), "--role", role]
     command += ["--keys", str(setup.keys), "--workers", str(setup.workers)]
     command += ["--database-url", setup.database_url, "--schema", setup.schema]
-    process = subprocess.Popen(  # noqa: S603 - this very file, with our own arguments
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
-    )
-    assert process.stdout is not None
-    ready, _, _ = wait_readable([process.stdout], [], [], START_TIMEOUT)
-    line = process.stdout.readline().decode() if ready else ""
+    process, line = _common.launch(command, START_TIMEOUT)
     match = re.fullmatch(r"PORTS ([\d,]+) PIDS ([\d,]+)\s*", line)
     if match is None:
         process.kill()
@@ -654,6 +647,7 @@ class Context:
     connections: dict[Kind, list[HttpConnection]] = field(default_factory=dict)
     backend_cpu: BackendCpu = field(init=False)
     next_order: int = 0
+    next_floor_order: int = 0
     profiler: Profiler | None = None
 
 
@@ -737,15 +731,21 @@ def cpu_now(ctx: Context) -> dict[str, float]:
     return cpu
 
 
-async def run_round(ctx: Context, kind: Kind, orders_count: int) -> RoundResult:
+def prepare_round(ctx: Context, kind: Kind, orders_count: int) -> list[Shot]:
+    """A round's requests, built (and for a, its orders seeded) before any clock starts."""
     if kind == "a":
         first = ctx.next_order
         ctx.next_order += orders_count
         seed_orders(ctx.engine, first, orders_count)  # fresh orders, before the clock starts
         vacuum(ctx.engine)
     else:  # the floor has no state: it gets the same kind of notifications, of other orders
-        first = 10_000_000 + ctx.next_order
-    shots = build_shots(ctx.keys, first, orders_count, 2 * ctx.concurrency)
+        first = 10_000_000 + ctx.next_floor_order
+        ctx.next_floor_order += orders_count
+    return build_shots(ctx.keys, first, orders_count, 2 * ctx.concurrency)
+
+
+async def fire_round(ctx: Context, kind: Kind, shots: Sequence[Shot]) -> tuple[RoundResult, Fired]:
+    """Fire a prepared round and measure it; checked afterwards by :func:`check_round`."""
     gc.collect()
     batches_before = await batch_totals(ctx) if kind == "a" else []
     profiler = ctx.profiler if kind == "a" else None
@@ -765,14 +765,11 @@ async def run_round(ctx: Context, kind: Kind, orders_count: int) -> RoundResult:
     before["postgres"] = 0.0
     if profiler is not None:
         profiler.stop()
-    check_replies(fired, ctx.keys.merchant_verifier, A_NAME if kind == "a" else B_NAME)
-    if kind == "a":
-        check_ledger(ctx.engine, range(0, ctx.next_order))
     cpu = {name: after[name] - before[name] for name in before}
     workers = {name: cpu.pop(name) for name in list(cpu) if name.startswith("app worker")}
     cpu["others"] = max(0.0, cpu.pop("machine") - sum(cpu.values()))
     cpu.update(workers)
-    return RoundResult(
+    result = RoundResult(
         kind,
         len(shots),
         fired.seconds,
@@ -781,6 +778,31 @@ async def run_round(ctx: Context, kind: Kind, orders_count: int) -> RoundResult:
         ctx.backend_cpu.backends,
         per_transaction,
     )
+    return result, fired
+
+
+def check_round(ctx: Context, kind: Kind, fired: Fired) -> None:
+    check_replies(fired, ctx.keys.merchant_verifier, A_NAME if kind == "a" else B_NAME)
+    if kind == "a":
+        check_ledger(ctx.engine, range(0, ctx.next_order))
+
+
+async def run_round(ctx: Context, kind: Kind, orders_count: int) -> RoundResult:
+    """One side alone (the warm-up, profiling)."""
+    result, fired = await fire_round(ctx, kind, prepare_round(ctx, kind, orders_count))
+    check_round(ctx, kind, fired)
+    return result
+
+
+async def run_pair(ctx: Context, order: Sequence[Kind]) -> dict[Kind, RoundResult]:
+    """A round of each side, in ``order``, fired back to back: both are prepared first and
+    checked after, so the two are measured seconds apart at most (this machine's speed drifts
+    over seconds: the ratio of two rounds measured further apart is noisier)."""
+    shots = {kind: prepare_round(ctx, kind, ctx.per_round) for kind in order}
+    fired = {kind: await fire_round(ctx, kind, shots[kind]) for kind in order}
+    for kind, (_, replies) in fired.items():
+        check_round(ctx, kind, replies)
+    return {kind: result for kind, (result, _) in fired.items()}
 
 
 async def batch_totals(ctx: Context) -> list[tuple[float, float]]:
@@ -805,9 +827,7 @@ async def measure(
     b_rounds: list[RoundResult] = []
     for index in range(rounds):
         for attempt in range(1, REPEATS + 2):
-            pair: dict[str, RoundResult] = {}
-            for kind in ("a", "b") if index % 2 == 0 else ("b", "a"):
-                pair[kind] = await run_round(ctx, kind, ctx.per_round)
+            pair = await run_pair(ctx, ("a", "b") if index % 2 == 0 else ("b", "a"))
             a, b = pair["a"], pair["b"]
             busy = max(a.others, b.others)
             console.print(
@@ -938,15 +958,7 @@ def py_spy_tables(
         return
     notes = sum(r.notifications for r in results)
     cpu_ms = sum(r.cpu["app"] for r in results) / notes * 1000
-    buckets = dict.fromkeys((name for name, _ in _BUCKETS), 0)
-    leaves: dict[str, int] = {}
-    for stack, n in stacks.items():
-        for name, pattern in _BUCKETS:
-            if re.search(pattern, stack):
-                buckets[name] += n
-                break
-        leaf = _frame_name(stack.rpartition(";")[2])
-        leaves[leaf] = leaves.get(leaf, 0) + n
+    buckets, leaves = _common.tally_stacks(stacks, _BUCKETS, _frame_name)
     table = Table(
         title=f"py-spy --gil, app workers, {notes:,} notifications, {total:,} samples; the app "
         f"used {cpu_ms:.2f} ms CPU per notification",
@@ -957,12 +969,7 @@ def py_spy_tables(
     for name, count in sorted(buckets.items(), key=lambda item: -item[1]):
         table.add_row(name, f"{count / total:.1%}", f"{count / total * cpu_ms:.3f}")
     console.print(table)
-    leaf_table = Table(title=f"py-spy: top {top} functions by own samples", title_justify="left")
-    for column in ("function", "share", "≈ ms CPU/notification"):
-        leaf_table.add_column(column, justify="left" if column == "function" else "right")
-    for leaf, n in sorted(leaves.items(), key=lambda item: -item[1])[:top]:
-        leaf_table.add_row(leaf, f"{n / total:.1%}", f"{n / total * cpu_ms:.3f}")
-    console.print(leaf_table)
+    _common.leaf_table(console, leaves, total, cpu_ms, unit="≈ ms CPU/notification", top=top)
 
 
 def _frame_name(frame: str) -> str:
@@ -1037,7 +1044,7 @@ def _handle_alone(ctx: Context) -> tuple[Exchanges, Times, list[float], list[Sho
         current = {}
         cpu, wall = time.process_time(), time.perf_counter()
         answer = handle_notification(
-            lambda: SqlUnitOfWork(engine), body, verifier=verifier, signer=signer
+            partial(SqlUnitOfWork, engine), body, verifier=verifier, signer=signer
         )
         times.setdefault(shot.method, []).append(
             (time.process_time() - cpu, time.perf_counter() - wall)
@@ -1193,27 +1200,18 @@ def _schema_of(engine: Engine) -> str:
 
 
 def machine(engine: Engine) -> dict[str, str]:
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.partition(":")[2].strip()
-                break
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     with engine.connect() as db:
         server = db.exec_driver_sql("SHOW server_version").scalar_one()
         commit = db.exec_driver_sql("SHOW synchronous_commit").scalar_one()
-    return {
-        "CPU": f"{model} ({platform.machine()})",
-        "nproc": str(cpus),
-        "Python": f"{platform.python_implementation()} {platform.python_version()}",
-        "PostgreSQL": f"{server} on 127.0.0.1 (synchronous_commit={commit})",
-        "SQLAlchemy / psycopg": f"{sqlalchemy.__version__} / {psycopg.__version__}",
-        "uvicorn / starlette": f"{uvicorn.__version__} / {starlette.__version__} "
-        f"(h11 {metadata.version('h11')}, asyncio loop)",
-        "cryptography": cryptography.__version__,
-        "load average": " ".join(f"{v:.2f}" for v in os.getloadavg()),
-    }
+    return _common.machine(
+        {
+            "PostgreSQL": f"{server} on 127.0.0.1 (synchronous_commit={commit})",
+            "SQLAlchemy / psycopg": f"{sqlalchemy.__version__} / {psycopg.__version__}",
+            "uvicorn / starlette": f"{uvicorn.__version__} / {starlette.__version__} "
+            f"(h11 {metadata.version('h11')}, asyncio loop)",
+            "cryptography": cryptography.__version__,
+        }
+    )
 
 
 @dataclass
@@ -1376,8 +1374,12 @@ def bench_schema(url: str) -> Iterator[Engine]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="3 rounds of 600 notifications")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 5, quick 3)")
+    parser.add_argument("--quick", action="store_true", help="4 rounds of 600 notifications")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="interleaved rounds (default 6, quick 4); even: each side goes first as often",
+    )
     parser.add_argument(
         "--notifications",
         type=int,
@@ -1442,7 +1444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("--role needs --keys and --schema")
         serve(args.role, args.keys, args.workers, args.database_url, args.schema)
         return 0
-    rounds = args.rounds or (3 if args.quick else 5)
+    rounds = args.rounds or (4 if args.quick else 6)
     notifications = args.notifications or (600 if args.quick else 3000)
     if rounds < 1 or notifications < 3 or args.concurrency < 1 or args.workers < 1:
         parser.error("--rounds, --notifications, --concurrency and --workers must be positive")

@@ -37,8 +37,6 @@ import argparse
 import base64
 import cProfile
 import gc
-import os
-import platform
 import pstats
 import statistics
 import sys
@@ -58,6 +56,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from rich.console import Console
 from rich.table import Table
 
+import _common
 from fintrust.trustly import (
     CreditNotificationData,
     DepositRequest,
@@ -324,22 +323,13 @@ def run_rounds(
 
 
 def machine() -> dict[str, str]:
-    model = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.partition(":")[2].strip()
-                break
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {
-        "CPU": f"{model} ({platform.machine()})",
-        "nproc": str(cpus),
-        "Python": f"{platform.python_implementation()} {platform.python_version()}",
-        "cryptography": f"{cryptography.__version__} ({openssl_backend.openssl_version_text()})",
-        "pydantic": f"{pydantic.VERSION} (pydantic-core {pydantic_core.__version__})",
-        "load average": " ".join(f"{v:.2f}" for v in os.getloadavg()),
-    }
+    return _common.machine(
+        {
+            "cryptography": f"{cryptography.__version__} "
+            f"({openssl_backend.openssl_version_text()})",
+            "pydantic": f"{pydantic.VERSION} (pydantic-core {pydantic_core.__version__})",
+        }
+    )
 
 
 def _spread(values: Sequence[float]) -> str:

@@ -80,3 +80,43 @@ def test_a_terminal_gets_readable_lines(log_format: LogFormat) -> None:
     assert "worker started" in text
     assert "every" in text
     assert not text.startswith("{")
+
+
+@pytest.fixture
+def _uvicorn_loggers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvicorn's loggers as `fintrust serve` leaves them (log_config=None): a server an earlier
+    test started with uvicorn's own logging config gave them handlers and levels of their own."""
+    for name in ("uvicorn", "uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        monkeypatch.setattr(logger, "handlers", [])
+        monkeypatch.setattr(logger, "propagate", True)
+        monkeypatch.setattr(logger, "level", logging.NOTSET)
+
+
+@pytest.mark.usefixtures("_uvicorn_loggers")
+def test_quiet_paths_get_no_uvicorn_access_line() -> None:
+    access = logging.getLogger("uvicorn.access")
+    stream = io.StringIO()
+    configure_logging("info", log_format="json", stream=stream, quiet_paths={"/trustly/notify"})
+    line = '%s - "%s %s HTTP/%s" %d'
+    access.info(line, "127.0.0.1:5000", "POST", "/trustly/notify", "1.1", 200)
+    access.info(line, "127.0.0.1:5000", "POST", "/trustly/notify?x=1", "1.1", 200)
+    access.info(line, "127.0.0.1:5000", "GET", "/api/v1/customers", "1.1", 200)
+    assert [entry["event"] for entry in lines(stream)] == [
+        '127.0.0.1:5000 - "GET /api/v1/customers HTTP/1.1" 200'
+    ]
+    configure_logging("info", log_format="json", stream=stream)  # configured again: none quiet
+    access.info(line, "127.0.0.1:5000", "POST", "/trustly/notify", "1.1", 200)
+    assert len(lines(stream)) == 2
+
+
+@pytest.mark.usefixtures("_uvicorn_loggers")
+def test_uvicorn_colour_codes_stay_out_of_json_lines() -> None:
+    stream = io.StringIO()
+    configure_logging("info", log_format="json", stream=stream)
+    logging.getLogger("uvicorn.error").info(
+        "Started server process [%d]", 42, extra={"color_message": "Started [\x1b[36m%d\x1b[0m]"}
+    )
+    [line] = lines(stream)
+    assert line["event"] == "Started server process [42]"
+    assert "color_message" not in line

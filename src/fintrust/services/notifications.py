@@ -85,6 +85,7 @@ class Decision:
     reply_status: str | None
     outcome: str
     repeated: bool = False
+    order_id: int | None = None
 
     @property
     def result(self) -> str:
@@ -122,7 +123,6 @@ def receive(body: bytes, *, verifier: Verifier, max_bytes: int = 64 * 1024) -> R
     try:
         return Received(text, parse_notification(body, verifier))
     except InvalidSignatureError as exc:
-        logger.warning("notification with a bad signature refused: %s", exc)
         return Received(text, None, (400, f"signature: {exc}"))
     except InvalidNotificationError as exc:
         return Received(text, None, (400, f"malformed: {exc}"))
@@ -145,6 +145,7 @@ def decide(uow: UnitOfWorkFactory, received: Received) -> Decision:
     with uow() as work:
         decision = _decide(work, received)
         work.commit()
+    _log(received, decision)
     return decision
 
 
@@ -177,9 +178,11 @@ def decide_batch(uow: UnitOfWorkFactory, batch: Sequence[Received]) -> list[Deci
             work.ledger.load_accounts(
                 {(code, o.currency) for o in locked for code in (wallet(o.customer_id), TRUSTLY)}
             )
-            decisions: list[Decision | Exception] = [_decide(work, r) for r in batch]
+            decisions = [_decide(work, r) for r in batch]
             work.commit()
-        return decisions
+        for received, decision in zip(batch, decisions, strict=True):
+            _log(received, decision)
+        return list(decisions)
     except Exception:
         metrics.notification_batch_fallbacks.inc()
         logger.warning(
@@ -214,30 +217,47 @@ def _decide(work: SqlUnitOfWork, received: Received) -> Decision:
         first = work.inbox.get(notification_id)
         assert first is not None
         work.inbox.receipt(received.text, "repeated")
-        return Decision(200, first.reply_status, f"repeat: {first.outcome}", repeated=True)
+        return Decision(
+            200,
+            first.reply_status,
+            f"repeat: {first.outcome}",
+            repeated=True,
+            order_id=first.order_id,
+        )
     status, outcome = _dispatch(work, notification, order, amount)
+    order_id = order.id if order is not None else None
     work.inbox.finish(
         notification_id,
         reply_status=status,
         outcome=outcome,
-        order_id=order.id if order is not None else None,
+        order_id=order_id,
         trustly_order_id=notification.order_id,
         message_id=notification.message_id,
     )
     # No receipt: the inbox row, with the raw body, is the record of an accepted notification;
     # receipts keep the deliveries it does not hold (repeats, refusals).
-    logger.info(
-        "notification handled",
-        extra={
-            "method": notification.method,
-            "notificationid": notification_id,
-            "trustly_order_id": notification.order_id,
-            "order_id": order.id if order is not None else None,
-            "reply_status": status,
-            "outcome": outcome,
-        },
-    )
-    return Decision(200, status, outcome)
+    return Decision(200, status, outcome, order_id=order_id)
+
+
+def _log(received: Received, decision: Decision) -> None:
+    """One line per notification answered, once its transaction is committed (a batch rolled
+    back and handled again one by one is logged once, as it ended)."""
+    notification = received.notification
+    fields = {
+        "method": notification.method if notification else None,
+        "notificationid": notification.notification_id if notification else None,
+        "trustly_order_id": notification.order_id if notification else None,
+        "order_id": decision.order_id,
+        "result": decision.result,
+        "reply_status": decision.reply_status,
+        "outcome": decision.outcome,
+    }
+    if decision.reply_status is None:  # Trustly re-delivers it: an operator may need to look
+        logger.warning(
+            "notification refused", extra={**fields, "http_status": decision.status_code}
+        )
+    else:
+        logger.info("notification handled", extra=fields)
 
 
 def _refuse(work: SqlUnitOfWork, text: str, status_code: int, reason: str) -> Decision:

@@ -178,7 +178,7 @@ def test_a_failing_batch_is_handled_again_one_by_one(
             )
         )
         work.commit()
-    with caplog.at_level(logging.WARNING, logger="fintrust.notifications"):
+    with caplog.at_level(logging.INFO, logger="fintrust.notifications"):
         results = decide_batch(uow, [receive(b, verifier=trustly_keys.verifier) for b in bodies])
     assert FALLBACK in caplog.text
     assert isinstance(results[0], Decision)
@@ -190,6 +190,35 @@ def test_a_failing_batch_is_handled_again_one_by_one(
     assert wallet_balance(uow, customer_id) == Money.of("5.00", "EUR")
     assert count(uow, notification_inbox) == 2  # the failed one is left for Trustly to resend
     assert_books_sound(uow)
+    # Logged once each, as it ended: not for the batch that was rolled back, too.
+    handled = [r for r in caplog.records if r.getMessage() == "notification handled"]
+    assert [getattr(r, "notificationid", None) for r in handled] == [
+        _data(bodies[i])["notificationid"] for i in (0, 2)
+    ]
+    assert [getattr(r, "order_id", None) for r in handled] == [orders[0].id, orders[2].id]
+
+
+def test_each_notification_is_logged_once_with_its_result(
+    uow: Uow, trustly_keys: KeyPair, merchant_keys: KeyPair, caplog: pytest.LogCaptureFixture
+) -> None:
+    order = deposit_order(uow, customer(uow), "3.00")
+    good = signed(trustly_keys, "credit", order)
+    forged = signed(merchant_keys, "pending", order)
+    with caplog.at_level(logging.INFO, logger="fintrust.notifications"):
+        decided(uow, trustly_keys, [good, forged, good])
+    lines = [
+        (r.levelname, r.getMessage(), getattr(r, "method", None), getattr(r, "result", None))
+        for r in caplog.records
+    ]
+    assert lines == [
+        ("INFO", "notification handled", "credit", "accepted"),
+        ("WARNING", "notification refused", None, "refused"),  # the signature is not believed
+        ("INFO", "notification handled", "credit", "repeated"),
+    ]
+    refused = caplog.records[1]
+    assert getattr(refused, "http_status", None) == 400
+    assert "signature" in getattr(refused, "outcome", "")
+    assert {getattr(r, "order_id", None) for r in caplog.records[::2]} == {order.id}
 
 
 def test_a_notification_stored_meanwhile_by_another_transaction_fails_the_flush(
