@@ -4,6 +4,7 @@ A benchmark, never run as a test.
 
 Run it with ``.venv/bin/python bench/notifications.py``; ``--quick`` for a short run; ``--check``
 to exit 1 when a goal is missed; ``--workers 1|2`` for the uvicorn processes of both servers;
+``--history N`` to start from a database that already holds N orders (default: an empty one);
 ``--profile`` to then profile the app (py-spy on its workers, a count of database round trips
 per notification, and samples of what its PostgreSQL backends wait for).
 
@@ -485,6 +486,51 @@ def seed_orders(engine: Engine, first: int, count: int) -> None:
             work.commit()
 
 
+def seed_history(engine: Engine, count: int) -> None:
+    """``count`` orders from before the run, as a deployment's database holds them: a customer
+    with a wallet each, a deposit the customer abandoned (cancelled: no money moved) and its
+    ``cancel`` notification in the inbox. Inserted in bulk, by SQL: only the tables' sizes
+    matter (they decide the plans PostgreSQL chooses), not how the rows came there."""
+    prefix = wallet("")
+    with engine.begin() as db:
+        db.execute(
+            text(
+                "INSERT INTO customers (end_user_id, name, firstname, lastname, country, locale, "
+                "created_at) SELECT 'history-' || g, 'Åsa Öberg', 'Åsa', 'Öberg', 'SE', 'sv_SE', "
+                "now() FROM generate_series(1, :count) AS g"
+            ),
+            {"count": count},
+        )
+        db.execute(
+            text(
+                "INSERT INTO ledger_accounts (code, currency, no_overdraft, debits_posted, "
+                "credits_posted, debits_pending, credits_pending) SELECT :prefix || id, "
+                ":currency, true, 0, 0, 0, 0 FROM customers WHERE end_user_id LIKE 'history-%'"
+            ),
+            {"prefix": prefix, "currency": CURRENCY},
+        )
+        db.execute(
+            text(
+                "INSERT INTO orders (kind, product, customer_id, message_id, trustly_order_id, "
+                "currency, amount, state, created_at, updated_at) SELECT 'deposit', 'wallet', id, "
+                "'history-' || id, (3000000000 + id)::text, :currency, 1000, 'cancelled', now(), "
+                "now() FROM customers WHERE end_user_id LIKE 'history-%'"
+            ),
+            {"currency": CURRENCY},
+        )
+        db.execute(
+            text(
+                "INSERT INTO notification_inbox (notification_id, method, trustly_order_id, "
+                "message_id, order_id, reply_status, outcome, received_at, raw_body) SELECT "
+                "'history-' || id, 'cancel', trustly_order_id, message_id, id, 'OK', "
+                "'cancel: the deposit ended', now(), '{}' FROM orders "
+                "WHERE message_id LIKE 'history-%'"
+            )
+        )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
+        db.exec_driver_sql(f"VACUUM (ANALYZE) {', '.join((*VACUUMED, 'notification_inbox'))}")
+
+
 def vacuum(engine: Engine) -> None:
     """What autovacuum does in a database whose orders come in steadily: without it, the thousands
     of orders just seeded are vacuumed and analysed during the round, which then measures that
@@ -561,6 +607,9 @@ def check_replies(fired: Fired, verifier: Verifier, side: str) -> None:
             raise BenchError(f"{side}: {shot.method} of order {shot.order} answered {reply.status}")
 
 
+_RUN_INBOX: Final = notification_inbox.c.notification_id.not_like("history-%")  # --history
+
+
 def check_ledger(engine: Engine, credited: range) -> None:
     """The books after the app has handled every notification of the orders ``credited``:
     each credited exactly once, nothing lost, nothing doubled, the ledger verified."""
@@ -588,7 +637,7 @@ def check_ledger(engine: Engine, credited: range) -> None:
             elif wallets.get(wallet(row.customer_id)) != minor:
                 problems.append(f"wallet of {message_id}: {wallets.get(wallet(row.customer_id))}")
         counts = {
-            "inbox rows": (notification_inbox, None, 3 * len(expected)),
+            "inbox rows": (notification_inbox, _RUN_INBOX, 3 * len(expected)),
             "receipts (repeats, refusals)": (notification_receipts, None, 0),
             "ledger transactions": (ledger_transactions, None, len(expected)),
             "ledger transfers": (ledger_transfers, None, len(expected)),
@@ -1387,6 +1436,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--concurrency", type=int, default=32, help="in flight (default 32)")
     parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        metavar="ORDERS",
+        help="orders already in the database when the run starts, as in a deployment that has "
+        "been running (cancelled deposits, their customers, wallets and inbox rows; default 0: "
+        "an empty database)",
+    )
+    parser.add_argument(
         "--workers", type=int, default=2, help="uvicorn worker processes per server (default 2)"
     )
     parser.add_argument(
@@ -1473,6 +1531,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         directory = Path(tmp)
         keys = make_keys(directory)
         url = args.database_url
+        if args.history:
+            console.print(f"history: {args.history:,} orders...", style="dim")
+            seed_history(engine, args.history)
         setup = ServerSetup(directory, args.workers, url, _schema_of(engine))
         with running("app", setup) as app, running("floor", setup) as floor:
             ctx = Context(keys, engine, app, floor, args.concurrency, per_round)
